@@ -1,0 +1,205 @@
+"""The ledger: signed statements in, receipts out.
+
+:class:`Ledger` decides what may be appended to the :class:`~provenance.log.Log`. A submission goes
+through two stages:
+
+1. :meth:`Ledger.prepare`, in the caller's thread and outside any lock: size limits, DSSE parsing,
+   the statement's shape, and Ed25519 verification of every signature by a key the registry knows.
+   This is the expensive part, so it runs in parallel across threads and worker processes.
+2. The commit, under the log's append lock: the registry is brought up to date with what other
+   processes appended, and each statement is admitted (key and party status *at its index*,
+   authorization) and appended. Concurrent submissions are grouped into one transaction by a
+   committer thread (group commit), so that many durable appends share one fsync.
+
+A statement submitted twice (the same payload and payload type, so the same signed bytes) is not
+appended twice: the second submission gets the first one's receipt.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from provenance.dsse import pae
+from provenance.entry import decode_leaf
+from provenance.errors import AppendRefused, BadEnvelopeSignatureError
+from provenance.keys import verify_ed25519
+from provenance.log import Batch, Log, Receipt
+from provenance.registry import Registry
+from provenance.statements import REGISTRY_TYPES, Statement, parse_envelope, parse_statement
+
+DEFAULT_MAX_BATCH = 1000
+"""The most submissions one group commit takes (also the limit of a batch request)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A submission that parsed and whose signatures by known keys verified."""
+
+    raw: bytes
+    statement: Statement
+    verified: frozenset[str]
+
+    @property
+    def digest(self) -> bytes:
+        return self.statement.digest
+
+
+Outcome = Receipt | AppendRefused
+
+
+class Ledger:
+    """Admits signed statements into a log, one group commit at a time."""
+
+    def __init__(self, log: Log, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+        self.log = log
+        self.max_batch = max_batch
+        with log.store.read() as reader:
+            self._registry = Registry.from_rows(reader.parties(), reader.party_keys())
+            self._registry_size = reader.size()
+        self._queue: list[tuple[Prepared, Future[Outcome]]] = []
+        self._queue_ready = threading.Condition()
+        self._committer: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def registry(self) -> Registry:
+        """The registry as of the last batch this process committed or saw."""
+        return self._registry
+
+    # --- Stage 1: outside the lock --------------------------------------------------------------
+
+    def prepare(self, data: bytes) -> Prepared:
+        """Check a submitted envelope's size, shape and signatures; raise AppendRefused if bad."""
+        self.log.check_payload(data)
+        statement = parse_statement(parse_envelope(data))
+        verified = _verify_signatures(statement, self._registry.signing_keys(statement))
+        return Prepared(data, statement, frozenset(verified))
+
+    # --- Stage 2: under the lock ----------------------------------------------------------------
+
+    def submit(self, data: bytes) -> Receipt:
+        """Append one signed statement through the group committer and return its receipt."""
+        outcome = self.enqueue(self.prepare(data)).result()
+        if isinstance(outcome, AppendRefused):
+            raise outcome
+        return outcome
+
+    def enqueue(self, prepared: Prepared) -> Future[Outcome]:
+        """Hand a prepared submission to the group committer; the future gives its outcome."""
+        future: Future[Outcome] = Future()
+        with self._queue_ready:
+            if self._closed:
+                raise RuntimeError("ledger is closed")
+            self._queue.append((prepared, future))
+            if self._committer is None:
+                self._committer = threading.Thread(
+                    target=self._commit_loop, name="group-commit", daemon=True
+                )
+                self._committer.start()
+            self._queue_ready.notify()
+        return future
+
+    def commit(self, submissions: Sequence[Prepared]) -> list[Outcome]:
+        """Admit and append prepared submissions in one transaction, in order; one outcome each."""
+        outcomes: list[Outcome | None] = [None] * len(submissions)
+        duplicates: dict[int, int] = {}
+        with self.log.batch() as batch:
+            registry = self._caught_up(batch)
+            known = batch.indexes_of_digests([p.digest for p in submissions])
+            for position, prepared in enumerate(submissions):
+                first = known.get(prepared.digest, batch.digests.get(prepared.digest))
+                if first is not None:
+                    duplicates[position] = first
+                    continue
+                try:
+                    self._admit(registry, prepared, batch)
+                except AppendRefused as refusal:
+                    outcomes[position] = refusal
+            parties, keys = registry.take_dirty_rows()
+            batch.txn.replace_projection("party", parties)
+            batch.txn.replace_projection("party_key", keys)
+        self._registry = registry
+        self._registry_size = batch.size
+        by_index = {r.index: r for r in batch.receipts}
+        added = iter(batch.receipts)
+        for position, prepared in enumerate(submissions):
+            if position in duplicates:
+                first = duplicates[position]
+                outcomes[position] = by_index.get(first) or self.log.receipt(first)
+            elif outcomes[position] is None:
+                outcomes[position] = next(added)
+        return [o for o in outcomes if o is not None]
+
+    def _admit(self, registry: Registry, prepared: Prepared, batch: Batch) -> None:
+        statement = prepared.statement
+        verified = set(prepared.verified)
+        # Keys registered since stage 1 (earlier in this batch, or by another process) are checked
+        # now; keys never change their public bytes, so stage 1's results stay valid.
+        late = {k: v for k, v in registry.signing_keys(statement).items() if k not in verified}
+        verified |= _verify_signatures(statement, late)
+        index = batch.size
+        registry.admit(statement, verified, index)
+        batch.add(statement.type, prepared.raw, prepared.digest)
+        registry.apply(statement, index)
+
+    def _caught_up(self, batch: Batch) -> Registry:
+        """Return a working copy of the registry that includes every entry before the batch."""
+        registry = self._registry.copy()
+        if batch.start < self._registry_size:
+            # The log cannot shrink; a smaller size means another database: start again.
+            registry = Registry.from_rows(batch.txn.parties(), batch.txn.party_keys())
+        elif batch.start > self._registry_size:
+            for index, leaf in batch.txn.entries_of_kinds(self._registry_size, REGISTRY_TYPES):
+                entry = decode_leaf(leaf)
+                statement = parse_statement(parse_envelope(entry.payload))
+                registry.apply(statement, index)
+            registry.take_dirty_rows()  # their projection rows were written by whoever appended
+        return registry
+
+    def _commit_loop(self) -> None:
+        while True:
+            with self._queue_ready:
+                while not self._queue and not self._closed:
+                    self._queue_ready.wait()
+                if not self._queue and self._closed:
+                    return
+                taken = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+            try:
+                outcomes = self.commit([p for p, _ in taken])
+            except BaseException as failure:  # the transaction failed: nothing was appended
+                for _, future in taken:
+                    future.set_exception(failure)
+                continue
+            for (_, future), outcome in zip(taken, outcomes, strict=True):
+                future.set_result(outcome)
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the committer thread."""
+        with self._queue_ready:
+            self._closed = True
+            self._queue_ready.notify_all()
+        if self._committer is not None:
+            self._committer.join()
+
+
+def _verify_signatures(statement: Statement, keys: dict[str, bytes]) -> set[str]:
+    """Return the keyids in ``keys`` whose signature on ``statement`` verified.
+
+    Raises BadEnvelopeSignatureError if a signature by one of ``keys`` does not verify: a forged or
+    corrupted signature is refused rather than ignored.
+    """
+    envelope = statement.envelope
+    message = pae(envelope.payload_type, envelope.payload)
+    verified = set()
+    for signature in envelope.signatures:
+        public_key = keys.get(signature.keyid)
+        if public_key is None:
+            continue
+        if not verify_ed25519(public_key, signature.sig, message):
+            raise BadEnvelopeSignatureError(f"signature by key {signature.keyid} does not verify")
+        verified.add(signature.keyid)
+    return verified

@@ -1,0 +1,352 @@
+"""The append-only, hash-chained Merkle log: sequencing, stored subtrees, checkpoints and proofs.
+
+A :class:`Log` appends entries in batches. Each batch runs inside the store's write transaction, which
+holds the append lock, so that any number of threads, processes and machines can append to one
+database without forking it. A batch assigns indexes and times, chains each entry to the leaf hash of
+the one before, extends the Merkle tree's stored tiles, signs one checkpoint for the new tree size,
+and commits; only then are receipts handed out, so a receipt always names a durable entry.
+
+What entries mean (envelopes, parties, keys) is not this module's business; :mod:`provenance.ledger`
+decides what may be appended and calls :meth:`Log.batch`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from provenance.checkpoint import Checkpoint, sign_checkpoint
+from provenance.entry import GENESIS_PREV, decode_leaf, encode_leaf, valid_kind
+from provenance.errors import EmptyPayloadError, PayloadTooLargeError, StoreError
+from provenance.merkle.compact import CompactRange
+from provenance.merkle.hashing import EMPTY_ROOT, hash_leaf
+from provenance.merkle.proof import NodeID, consistency_proof, inclusion_proof
+from provenance.note import NoteSigner
+from provenance.store.sql import SqlStore, WriteTransaction
+from provenance.tiles import (
+    TILE_WIDTH,
+    Tile,
+    TileKey,
+    read_nodes,
+    tile_for_node,
+    tiles_at_right_edge,
+    tiles_for_nodes,
+)
+
+DEFAULT_MAX_PAYLOAD = 1 << 20
+"""The largest payload accepted by default (1 MiB); configurable per log."""
+
+FULL_TILE_CACHE = 2048
+"""How many full tiles (immutable, 16 KiB each) a log keeps in memory to answer proofs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof that an entry is in the log: its index and leaf hash, and an inclusion proof against
+    the signed checkpoint of the batch that committed it."""
+
+    index: int
+    leaf_hash: bytes
+    tree_size: int
+    inclusion_proof: tuple[bytes, ...]
+    checkpoint: str
+
+
+@dataclass
+class _Edge:
+    """The right edge of the tree at ``size``: all an append needs to know about what came before."""
+
+    size: int
+    range: CompactRange
+    tiles: dict[TileKey, Tile]
+    last_leaf_hash: bytes
+    last_time_ms: int
+
+
+@dataclass
+class _Pending:
+    kind: str
+    payload: bytes
+    digest: bytes | None
+
+
+@dataclass
+class Batch:
+    """Entries being appended under the lock; see :meth:`Log.batch`."""
+
+    log: Log
+    txn: WriteTransaction
+    start: int
+    pending: list[_Pending] = field(default_factory=list)
+    digests: dict[bytes, int] = field(default_factory=dict)
+    receipts: list[Receipt] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """The log size including what this batch has added so far."""
+        return self.start + len(self.pending)
+
+    def add(self, kind: str, payload: bytes, digest: bytes | None = None) -> int:
+        """Queue an entry for this batch and return the index it will have once committed."""
+        self.log.check_payload(payload)
+        if not valid_kind(kind):
+            raise ValueError(f"invalid entry kind {kind!r}")
+        index = self.size
+        self.pending.append(_Pending(kind, payload, digest))
+        if digest is not None:
+            self.digests[digest] = index
+        return index
+
+    def indexes_of_digests(self, digests: Sequence[bytes]) -> dict[bytes, int]:
+        """Return the log index of every digest already in the log or earlier in this batch."""
+        found = {d: self.digests[d] for d in digests if d in self.digests}
+        missing = [d for d in digests if d not in found]
+        found.update(self.txn.indexes_of_digests(missing))
+        return found
+
+
+class Log:
+    """An append-only Merkle log over a :class:`SqlStore`, signing checkpoints as ``signer``."""
+
+    def __init__(
+        self,
+        store: SqlStore,
+        signer: NoteSigner,
+        *,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self.origin = signer.name
+        self.max_payload = max_payload
+        self._clock = clock
+        self._edge: _Edge | None = None
+        self._full_tiles: OrderedDict[TileKey, Tile] = OrderedDict()
+        self._tiles_lock = threading.Lock()
+        # One batch at a time per process; the store's lock orders batches across processes.
+        self._batch_lock = threading.Lock()
+
+    def check_payload(self, payload: bytes) -> None:
+        """Raise if ``payload`` is empty or over this log's size limit."""
+        if not payload:
+            raise EmptyPayloadError("payload is empty")
+        if len(payload) > self.max_payload:
+            raise PayloadTooLargeError(len(payload), self.max_payload)
+
+    # --- Appending ------------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Hold the append lock, yield a :class:`Batch` to add entries to, then commit them.
+
+        On leaving the block the entries are hashed, chained, added to the tree, covered by one
+        signed checkpoint and committed in one transaction; ``batch.receipts`` is filled only after
+        the commit. If the block raises, nothing is appended.
+        """
+        with self._batch_lock:
+            batch_edge: _Edge | None = None
+            with self.store.write() as txn:
+                edge = self._load_edge(txn)
+                batch = Batch(self, txn, edge.size)
+                yield batch
+                if batch.pending:
+                    batch_edge, dirty = self._extend(edge, batch)
+                    txn.put_tiles(dirty.values())
+                    note = sign_checkpoint(
+                        Checkpoint(self.origin, batch_edge.size, batch_edge.range.root()),
+                        self.signer,
+                    )
+                    txn.insert_checkpoint(batch_edge.size, note)
+            if batch_edge is None:
+                return
+            # Committed: from here on the new edge is the truth, and receipts may be handed out.
+            self._edge = batch_edge
+            self._remember_full_tiles(t for t in dirty.values() if t.width == TILE_WIDTH)
+            tiles = dict(batch_edge.tiles)
+            tiles.update(dirty)
+            batch.receipts = self._receipts(batch, batch_edge, note, tiles)
+
+    def append(self, entries: Sequence[tuple[str, bytes]]) -> list[Receipt]:
+        """Append (kind, payload) entries in one batch and return their receipts."""
+        with self.batch() as batch:
+            for kind, payload in entries:
+                batch.add(kind, payload)
+        return batch.receipts
+
+    def _load_edge(self, txn: WriteTransaction) -> _Edge:
+        size = txn.size()
+        edge = self._edge
+        if edge is not None and edge.size == size:
+            # Nobody else appended since our last batch: our cached edge is current. Copy the tiles
+            # so that a batch that fails leaves the cache as it was.
+            tiles = {k: Tile(k, [bytearray(lv) for lv in t.levels]) for k, t in edge.tiles.items()}
+            compact = CompactRange.from_hashes(size, list(edge.range.hashes))
+            return _Edge(size, compact, tiles, edge.last_leaf_hash, edge.last_time_ms)
+        if size == 0:
+            return _Edge(0, CompactRange(), {}, GENESIS_PREV, 0)
+        keys = set(tiles_at_right_edge(size))
+        keys.add(tile_for_node(0, size - 1)[0])
+        tiles = txn.tiles(keys)
+        nodes = _right_edge_nodes(size)
+        try:
+            edge_hashes = read_nodes(tiles, nodes)
+            last_leaf_hash = read_nodes(tiles, [(0, size - 1)])[0]
+        except (KeyError, IndexError) as e:
+            raise StoreError(f"stored tiles do not cover a tree of size {size}: {e}") from e
+        last_leaf = txn.leaf(size - 1)
+        if last_leaf is None:
+            raise StoreError(f"entry {size - 1} is missing")
+        right_edge = {k: tiles[k] for k in tiles_at_right_edge(size) if k in tiles}
+        return _Edge(
+            size,
+            CompactRange.from_hashes(size, edge_hashes),
+            right_edge,
+            last_leaf_hash,
+            decode_leaf(last_leaf).time_ms,
+        )
+
+    def _extend(self, edge: _Edge, batch: Batch) -> tuple[_Edge, dict[TileKey, Tile]]:
+        """Hash, chain and insert the batch's entries; return the new edge and the changed tiles."""
+        now_ms = max(int(self._clock() * 1000), edge.last_time_ms)
+        prev = edge.last_leaf_hash
+        compact = edge.range
+        tiles = edge.tiles
+        dirty: dict[TileKey, Tile] = {}
+        rows = []
+        for offset, entry in enumerate(batch.pending):
+            index = edge.size + offset
+            leaf = encode_leaf(index, now_ms, entry.kind, prev, entry.payload)
+            prev = hash_leaf(leaf)
+            rows.append((index, entry.kind, entry.digest, leaf))
+            for node, node_hash in compact.append(prev):
+                key, inner_level, node_offset = tile_for_node(node.level, node.index)
+                tile = tiles.get(key)
+                if tile is None:
+                    tile = tiles[key] = Tile(key)
+                tile.add(inner_level, node_offset, node_hash)
+                dirty[key] = tile
+        batch.txn.insert_entries(rows)
+        size = edge.size + len(batch.pending)
+        edge_tiles = {k: tiles[k] for k in tiles_at_right_edge(size) if k in tiles}
+        return _Edge(size, compact, edge_tiles, prev, now_ms), dirty
+
+    def _receipts(
+        self, batch: Batch, edge: _Edge, note: str, tiles: Mapping[TileKey, Tile]
+    ) -> list[Receipt]:
+        size = edge.size
+        reader = self._node_reader(tiles)
+        receipts = []
+        for index in range(batch.start, size):
+            proof = inclusion_proof(index, size, reader)
+            leaf_hash = reader([NodeID(0, index)])[0]
+            receipts.append(Receipt(index, leaf_hash, size, tuple(proof), note))
+        return receipts
+
+    # --- Reading --------------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Return the number of committed entries."""
+        with self.store.read() as reader:
+            return reader.size()
+
+    def latest_checkpoint(self) -> str | None:
+        """Return the latest signed checkpoint note, or None for an empty log."""
+        with self.store.read() as reader:
+            found = reader.checkpoint()
+        return None if found is None else found[1]
+
+    def root(self, size: int) -> bytes:
+        """Return the root hash of the tree of the first ``size`` entries."""
+        if size == 0:
+            return EMPTY_ROOT
+        nodes = [NodeID(level, index) for level, index in _right_edge_nodes(size)]
+        return CompactRange.from_hashes(size, self._node_reader()(nodes)).root()
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """Return the RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise ValueError(f"index {index} is not in a tree of size {size}")
+        return inclusion_proof(index, size, self._node_reader())
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """Return the RFC 9162 consistency proof between trees of ``size1`` <= ``size2`` entries."""
+        self._check_size(size2)
+        if not 0 <= size1 <= size2:
+            raise ValueError(f"sizes {size1} and {size2} are not in order")
+        if size1 == 0 or size1 == size2:
+            return []
+        return consistency_proof(size1, size2, self._node_reader())
+
+    def leaf_hash(self, index: int) -> bytes:
+        """Return the stored leaf hash of entry ``index``."""
+        self._check_size(index + 1)
+        return self._node_reader()([NodeID(0, index)])[0]
+
+    def receipt(self, index: int) -> Receipt:
+        """Return the receipt of entry ``index`` as its batch was given it: against its checkpoint."""
+        with self.store.read() as reader:
+            found = reader.checkpoint_covering(index)
+        if found is None:
+            raise ValueError(f"no checkpoint covers entry {index}")
+        size, note = found
+        reader_fn = self._node_reader()
+        proof = inclusion_proof(index, size, reader_fn)
+        return Receipt(index, reader_fn([NodeID(0, index)])[0], size, tuple(proof), note)
+
+    def _check_size(self, size: int) -> None:
+        current = self.size()
+        if size > current:
+            raise ValueError(f"the log has {current} entries, not {size}")
+
+    def _node_reader(
+        self, known: Mapping[TileKey, Tile] | None = None
+    ) -> Callable[[Sequence[NodeID]], list[bytes]]:
+        """Return a function that reads node hashes, from ``known`` tiles, the cache, or the store."""
+        local: dict[TileKey, Tile] = dict(known or {})
+
+        def read(ids: Sequence[NodeID]) -> list[bytes]:
+            pairs = [(n.level, n.index) for n in ids]
+            missing = tiles_for_nodes(pairs) - local.keys()
+            with self._tiles_lock:
+                for key in list(missing):
+                    cached = self._full_tiles.get(key)
+                    if cached is not None:
+                        self._full_tiles.move_to_end(key)
+                        local[key] = cached
+                        missing.discard(key)
+            if missing:
+                with self.store.read() as reader:
+                    fetched = reader.tiles(missing)
+                local.update(fetched)
+                self._remember_full_tiles(t for t in fetched.values() if t.width == TILE_WIDTH)
+            try:
+                return read_nodes(local, pairs)
+            except (KeyError, IndexError) as e:
+                raise StoreError(f"stored tiles are missing a node: {e}") from e
+
+        return read
+
+    def _remember_full_tiles(self, tiles: Iterator[Tile] | Sequence[Tile]) -> None:
+        with self._tiles_lock:
+            for tile in tiles:
+                self._full_tiles[tile.key] = tile
+                self._full_tiles.move_to_end(tile.key)
+            while len(self._full_tiles) > FULL_TILE_CACHE:
+                self._full_tiles.popitem(last=False)
+
+
+def _right_edge_nodes(size: int) -> list[tuple[int, int]]:
+    """Return the (level, index) of the perfect subtrees that make up a tree of ``size``, largest first."""
+    nodes = []
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            nodes.append((level, start >> level))
+            start += 1 << level
+    return nodes

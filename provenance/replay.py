@@ -1,0 +1,457 @@
+"""Full verification of a stored log by replaying it from the first entry, trusting nothing stored.
+
+Rules, each reported as a :class:`~provenance.errors.LogIntegrityError` naming the index and the part:
+
+1. ``index``: entries are numbered 0..n-1 with no gap, and each leaf's header carries its own index.
+2. ``leaf``: each leaf is well formed (:mod:`provenance.entry`).
+3. ``chain``: each leaf's ``prev`` is the leaf hash of the entry before it (zeros for entry 0).
+4. ``time``: entry times never go backwards.
+5. ``statement``: an entry of a statement kind holds a DSSE envelope whose statement has that type,
+   and its stored digest is the digest of what its signatures sign.
+6. ``signature``: every signature by a key registered at that index verifies.
+7. ``registry``: the registry rules (:mod:`provenance.registry`) admit the statement at that index:
+   its key was active and its party not suspended at that moment, and it was authorized.
+8. ``tile``: every stored subtree hash equals the one recomputed from the leaves; the index named is
+   the last entry the altered node covers, where the replay completes it.
+9. ``checkpoint``: every stored checkpoint is signed by the log's key, for this log's origin, and
+   commits to the recomputed root at its size; the last one covers the whole log.
+
+Replay is split in two: chunks of entries are checked (leaf format, chain, leaf hashes, envelope
+signatures) in worker processes, one per core, and the main process folds their results in order
+through the registry and the Merkle tree. The first bad index is the smallest index any rule names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+from provenance.checkpoint import open_checkpoint
+from provenance.dsse import pae
+from provenance.entry import GENESIS_PREV, decode_leaf
+from provenance.errors import AppendRefused, LogIntegrityError, MalformedError, VerificationError
+from provenance.keys import verify_ed25519
+from provenance.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children, hash_leaf
+from provenance.note import NoteVerifier
+from provenance.registry import Registry
+from provenance.statements import (
+    KEY_ADD,
+    PARTY_REGISTER,
+    REGISTRY_TYPES,
+    STATEMENT_TYPES,
+    Statement,
+    parse_envelope,
+    parse_statement,
+    public_key_of,
+)
+from provenance.store.sql import Reader, SqlStore
+from provenance.tiles import TILE_HEIGHT, TILE_WIDTH, build_tile, level_offsets
+
+CHUNK = 4096
+"""Entries per unit of work; a multiple of the tile width so that chunks start on a tile."""
+
+PARALLEL_THRESHOLD = 50_000
+"""Below this many entries, replay runs in-process: starting workers would cost more than it saves."""
+
+
+@dataclass
+class VerifyResult:
+    """What a replay found: the log's size, what was checked, and the first error if any."""
+
+    size: int
+    checkpoints: int = 0
+    signatures: int = 0
+    error: LogIntegrityError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# --- Per-chunk checks (run in worker processes) -------------------------------------------------
+
+
+@dataclass
+class _ChunkResult:
+    start: int
+    end: int
+    leaf_hashes: list[bytes]
+    first_prev: bytes
+    first_time: int
+    last_time: int
+    statements: list[tuple[int, Statement, frozenset[str], frozenset[str]]]
+    errors: list[LogIntegrityError] = field(default_factory=list)
+
+
+_worker_store: SqlStore | None = None
+_worker_keys: dict[str, bytes] = {}
+
+
+def _init_worker(url: str, keys: dict[str, bytes]) -> None:
+    global _worker_store, _worker_keys
+    _worker_store = SqlStore(url)
+    _worker_keys = keys
+
+
+def _check_chunk_in_worker(bounds: tuple[int, int]) -> _ChunkResult:
+    assert _worker_store is not None
+    with _worker_store.read() as reader:
+        return _check_chunk(reader, bounds[0], bounds[1], _worker_keys)
+
+
+def _check_chunk(reader: Reader, start: int, end: int, keys: dict[str, bytes]) -> _ChunkResult:
+    """Check entries [start, end): leaf format, index, chain and time inside the chunk, and
+    envelope signatures by any key in ``keys`` (the main process decides which keys count)."""
+    rows = reader.connection.exec_driver_sql(
+        "SELECT idx, digest, leaf FROM log_entry WHERE idx >= %s AND idx < %s ORDER BY idx"
+        if reader.connection.dialect.name == "postgresql"
+        else "SELECT idx, digest, leaf FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx",
+        (start, end),
+    ).all()
+    result = _ChunkResult(start, end, [], GENESIS_PREV, 0, 0, [])
+    errors = result.errors
+    leaf_hashes = result.leaf_hashes
+    expected = start
+    prev: bytes | None = None
+    last_time = 0
+    for row_index, digest, raw in rows:
+        leaf = bytes(raw)
+        if row_index != expected:
+            errors.append(LogIntegrityError(expected, "index", f"entry {expected} is missing"))
+            break
+        try:
+            entry = decode_leaf(leaf)
+        except MalformedError as e:
+            errors.append(LogIntegrityError(expected, "leaf", str(e)))
+            break
+        if entry.index != row_index:
+            errors.append(
+                LogIntegrityError(row_index, "index", f"stored at {row_index}, says {entry.index}")
+            )
+        if prev is None:
+            result.first_prev = entry.prev
+            result.first_time = entry.time_ms
+        else:
+            if entry.prev != prev:
+                errors.append(LogIntegrityError(row_index, "chain", "prev is not the hash before"))
+            if entry.time_ms < last_time:
+                errors.append(LogIntegrityError(row_index, "time", "time goes backwards"))
+        last_time = entry.time_ms
+        prev = hash_leaf(leaf)
+        leaf_hashes.append(prev)
+        if entry.kind in STATEMENT_TYPES:
+            checked = _check_statement(row_index, entry.kind, entry.payload, digest, keys)
+            if isinstance(checked, LogIntegrityError):
+                errors.append(checked)
+            else:
+                result.statements.append((row_index, *checked))
+        expected += 1
+    if not errors and expected < end and len(rows) < end - start:
+        errors.append(LogIntegrityError(expected, "index", f"entry {expected} is missing"))
+    result.last_time = last_time
+    return result
+
+
+def _check_statement(
+    index: int, kind: str, payload: bytes, digest: bytes | None, keys: dict[str, bytes]
+) -> tuple[Statement, frozenset[str], frozenset[str]] | LogIntegrityError:
+    try:
+        statement = parse_statement(parse_envelope(payload))
+    except AppendRefused as e:
+        return LogIntegrityError(index, "statement", str(e))
+    if statement.type != kind:
+        return LogIntegrityError(index, "statement", f"entry kind {kind} holds a {statement.type}")
+    envelope = statement.envelope
+    message = pae(envelope.payload_type, envelope.payload)
+    if digest is None or bytes(digest) != hashlib.sha256(message).digest():
+        return LogIntegrityError(index, "statement", "stored digest is not the statement's")
+    verified, failed = set(), set()
+    for signature in envelope.signatures:
+        public_key = keys.get(signature.keyid)
+        if public_key is None:
+            continue
+        try:
+            good = verify_ed25519(public_key, signature.sig, message)
+        except MalformedError:
+            good = False
+        (verified if good else failed).add(signature.keyid)
+    return statement, frozenset(verified), frozenset(failed)
+
+
+# --- The Merkle tree, rebuilt and compared tile by tile -----------------------------------------
+
+
+class _TreeChecker:
+    """Rebuilds the tiles from leaf hashes and compares each with the stored one when complete."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.pending: list[list[bytes]] = [[]]
+        self.next_tile: list[int] = [0]
+        self.stored: list[dict[int, tuple[int, bytes]]] = [{}]
+        self.size = 0
+        self.tiles_checked = 0
+        self.error: LogIntegrityError | None = None
+
+    def add(self, leaf_hashes: Sequence[bytes]) -> None:
+        for leaf_hash in leaf_hashes:
+            self.size += 1
+            self._push(0, leaf_hash)
+
+    def _push(self, level: int, node_hash: bytes) -> None:
+        pending = self.pending[level]
+        pending.append(node_hash)
+        if len(pending) == TILE_WIDTH:
+            root = self._complete(level, pending)
+            self.pending[level] = []
+            if level + 1 == len(self.pending):
+                self.pending.append([])
+                self.next_tile.append(0)
+                self.stored.append({})
+            self._push(level + 1, root)
+
+    def _complete(self, level: int, base: list[bytes]) -> bytes:
+        index = self.next_tile[level]
+        self.next_tile[level] += 1
+        tile = build_tile((level, index), base)
+        self._compare(level, index, tile.width, tile.to_bytes())
+        return hash_children(tile.node(TILE_HEIGHT - 1, 0), tile.node(TILE_HEIGHT - 1, 1))
+
+    def _stored_tile(self, level: int, index: int) -> tuple[int, bytes] | None:
+        cache = self.stored[level]
+        if index not in cache:
+            cache.clear()
+            cache.update(self.reader.tiles_of_level(level, index, index + 64))
+            cache.setdefault(index, (0, b""))
+        width, blob = cache[index]
+        return None if width == 0 else (width, blob)
+
+    def _compare(self, level: int, index: int, width: int, blob: bytes) -> None:
+        self.tiles_checked += 1
+        stored = self._stored_tile(level, index)
+        if stored == (width, blob) or self.error is not None:
+            return
+        if stored is None or stored[0] != width:
+            last = ((index * TILE_WIDTH + width) << (TILE_HEIGHT * level)) - 1
+            self._fail(LogIntegrityError(last, "tile", f"tile {level}/{index} is missing or short"))
+            return
+        offsets = level_offsets(width)
+        first_bad: int | None = None
+        for inner in range(TILE_HEIGHT):
+            for position in range(offsets[inner], offsets[inner + 1], HASH_SIZE):
+                if stored[1][position : position + HASH_SIZE] != blob[position : position + HASH_SIZE]:
+                    node_level = TILE_HEIGHT * level + inner
+                    node_index = (index * TILE_WIDTH >> inner) + (position - offsets[inner]) // HASH_SIZE
+                    last = ((node_index + 1) << node_level) - 1
+                    first_bad = last if first_bad is None else min(first_bad, last)
+                    break
+        where = first_bad if first_bad is not None else index * TILE_WIDTH << (TILE_HEIGHT * level)
+        self._fail(LogIntegrityError(where, "tile", f"stored subtree hashes of tile {level}/{index} differ"))
+
+    def _fail(self, error: LogIntegrityError) -> None:
+        if self.error is None or error.index < self.error.index:
+            self.error = error
+
+    def root(self) -> bytes:
+        """Return the root hash of the tree of the leaves added so far."""
+        if self.size == 0:
+            return EMPTY_ROOT
+        subtrees: list[bytes] = []  # perfect subtree roots, largest first
+        for level in range(len(self.pending) - 1, -1, -1):
+            nodes = self.pending[level]
+            start = 0
+            for height in range(TILE_HEIGHT - 1, -1, -1):
+                if len(nodes) - start >= 1 << height:
+                    subtrees.append(_perfect_root(nodes[start : start + (1 << height)]))
+                    start += 1 << height
+        root = subtrees[-1]
+        for subtree in reversed(subtrees[:-1]):
+            root = hash_children(subtree, root)
+        return root
+
+    def finish(self) -> None:
+        """Compare the partly filled tiles at the right edge, and count that no extra tile exists."""
+        for level, nodes in enumerate(self.pending):
+            if nodes:
+                index = self.next_tile[level]
+                tile = build_tile((level, index), nodes)
+                self._compare(level, index, tile.width, tile.to_bytes())
+        stored = self.reader.tile_count()
+        if stored != self.tiles_checked and self.error is None:
+            self._fail(
+                LogIntegrityError(
+                    max(self.size - 1, 0), "tile", f"{stored} tiles stored, {self.tiles_checked} expected"
+                )
+            )
+
+
+def _perfect_root(nodes: list[bytes]) -> bytes:
+    while len(nodes) > 1:
+        nodes = [hash_children(nodes[i], nodes[i + 1]) for i in range(0, len(nodes), 2)]
+    return nodes[0]
+
+
+# --- The replay ---------------------------------------------------------------------------------
+
+
+def _collect_public_keys(reader: Reader) -> dict[str, bytes]:
+    """Return every public key any registry entry names, by keyid; whether it counted is decided
+    in order by the registry, so a malformed entry here is simply skipped."""
+    from provenance.keys import keyid
+
+    keys: dict[str, bytes] = {}
+    table_kinds = (PARTY_REGISTER, KEY_ADD)
+    rows = reader.connection.exec_driver_sql(
+        "SELECT leaf FROM log_entry WHERE kind IN ('party.register', 'key.add') ORDER BY idx"
+    )
+    for (raw,) in rows:
+        try:
+            entry = decode_leaf(bytes(raw))
+            statement = parse_statement(parse_envelope(entry.payload))
+        except (MalformedError, AppendRefused):
+            continue
+        if statement.type not in table_kinds:
+            continue
+        values = statement.body["keys"] if statement.type == PARTY_REGISTER else [statement.body["public_key"]]
+        for value in values:
+            key = public_key_of(value)
+            keys[keyid(key)] = key
+    return keys
+
+
+def _chunks(
+    store: SqlStore, size: int, keys: dict[str, bytes], workers: int
+) -> Iterator[_ChunkResult]:
+    bounds = [(start, min(start + CHUNK, size)) for start in range(0, size, CHUNK)]
+    if workers <= 1:
+        with store.read() as reader:
+            for start, end in bounds:
+                yield _check_chunk(reader, start, end, keys)
+        return
+    context = get_context("spawn")
+    with ProcessPoolExecutor(workers, context, _init_worker, (store.url, keys)) as pool:
+        yield from pool.map(_check_chunk_in_worker, bounds)
+
+
+def verify_log(
+    store: SqlStore,
+    verifiers: Sequence[NoteVerifier],
+    *,
+    origin: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> VerifyResult:
+    """Replay the whole log in ``store`` and return what was found, the first bad index included.
+
+    ``verifiers`` are the keys a checkpoint must be signed by (any one of them); ``origin``, if
+    given, is the origin every checkpoint must name. ``progress(done, total)`` is called per chunk.
+    """
+    with store.read() as reader:
+        size = reader.size()
+        keys = _collect_public_keys(reader)
+        checkpoints = list(reader.iter_checkpoints())
+    result = VerifyResult(size)
+    if workers is None:
+        workers = os.cpu_count() or 1 if size >= PARALLEL_THRESHOLD else 1
+    registry = Registry()
+    errors: list[LogIntegrityError] = []
+    prev_hash, prev_time = GENESIS_PREV, 0
+    pending_checkpoints = iter(checkpoints)
+    next_checkpoint = next(pending_checkpoints, None)
+    with store.read() as reader:
+        tree = _TreeChecker(reader)
+        for chunk in _chunks(store, size, keys, workers):
+            errors.extend(chunk.errors)
+            if chunk.leaf_hashes:
+                if chunk.first_prev != prev_hash:
+                    errors.append(LogIntegrityError(chunk.start, "chain", "prev is not the hash before"))
+                if chunk.first_time < prev_time:
+                    errors.append(LogIntegrityError(chunk.start, "time", "time goes backwards"))
+                prev_hash, prev_time = chunk.leaf_hashes[-1], chunk.last_time
+            statements = iter(chunk.statements)
+            item = next(statements, None)
+            for offset, leaf_hash in enumerate(chunk.leaf_hashes):
+                index = chunk.start + offset
+                if item is not None and item[0] == index:
+                    error = _admit(registry, *item)
+                    if error is not None:
+                        errors.append(error)
+                    result.signatures += len(item[2])
+                    item = next(statements, None)
+                tree.add((leaf_hash,))
+                while next_checkpoint is not None and next_checkpoint[0] == tree.size:
+                    error = _check_checkpoint(next_checkpoint, tree.root(), verifiers, origin)
+                    if error is not None:
+                        errors.append(error)
+                    result.checkpoints += 1
+                    next_checkpoint = next(pending_checkpoints, None)
+            if progress is not None:
+                progress(chunk.end, size)
+            if chunk.errors and chunk.errors[0].what == "index":
+                break  # nothing after a missing entry can line up; the first error is known
+        tree.finish()
+    if tree.error is not None:
+        errors.append(tree.error)
+    if next_checkpoint is not None:
+        errors.append(
+            LogIntegrityError(
+                size, "checkpoint", f"checkpoint at size {next_checkpoint[0]} is beyond the log's end"
+            )
+        )
+    last_size = checkpoints[-1][0] if checkpoints else 0
+    if last_size < size:
+        errors.append(LogIntegrityError(last_size, "checkpoint", "no checkpoint covers this entry"))
+    if errors:
+        result.error = min(errors, key=lambda e: e.index)
+    return result
+
+
+def _admit(
+    registry: Registry,
+    index: int,
+    statement: Statement,
+    verified: frozenset[str],
+    failed: frozenset[str],
+) -> LogIntegrityError | None:
+    registered_failures = [k for k in failed if k in registry.keys]
+    if registered_failures:
+        return LogIntegrityError(index, "signature", f"signature by {registered_failures[0]} fails")
+    try:
+        registry.admit(statement, set(verified), index)
+    except AppendRefused as e:
+        return LogIntegrityError(index, "registry", f"{e.code}: {e}")
+    if statement.type in REGISTRY_TYPES:
+        registry.apply(statement, index)
+    return None
+
+
+def _check_checkpoint(
+    checkpoint: tuple[int, str],
+    root: bytes,
+    verifiers: Sequence[NoteVerifier],
+    origin: str | None,
+) -> LogIntegrityError | None:
+    size, note = checkpoint
+    try:
+        parsed = open_checkpoint(note, verifiers, origin)
+    except VerificationError as e:
+        return LogIntegrityError(size - 1, "checkpoint", f"checkpoint at size {size}: {e}")
+    if parsed.size != size:
+        return LogIntegrityError(size - 1, "checkpoint", f"stored at size {size}, says {parsed.size}")
+    if parsed.root_hash != root:
+        return LogIntegrityError(size - 1, "checkpoint", f"root at size {size} is not the tree's")
+    return None
+
+
+def verify_or_raise(
+    store: SqlStore, verifiers: Sequence[NoteVerifier], **options: object
+) -> VerifyResult:
+    """Like :func:`verify_log`, but raise the first LogIntegrityError instead of returning it."""
+    result = verify_log(store, verifiers, **options)  # type: ignore[arg-type]
+    if result.error is not None:
+        raise result.error
+    return result

@@ -1,0 +1,16 @@
+"""Alembic environment: runs migrations on the connection that :mod:`provenance.store.migrate` gives."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from provenance.store.schema import SQLModel
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=SQLModel.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,93 @@
+"""The database tables: the log itself (entries, tiles, checkpoints) and its projections.
+
+``log_entry``, ``merkle_tile`` and ``log_checkpoint`` are the log. Rows of ``log_entry`` and
+``log_checkpoint`` are only ever inserted; a ``merkle_tile`` row at the right edge of the tree grows
+by appending hashes (see :mod:`provenance.tiles`). Every other table is a projection that
+``provenance rebuild`` can drop and replay from the log.
+
+The schema is changed only through Alembic migrations (``provenance/store/migrations``); these
+classes are the models the migrations are written against.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String, Text
+from sqlmodel import Field, SQLModel
+
+# SQLite makes a column the rowid, and so free to index, only when its type is exactly INTEGER.
+LogIndex = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class LogEntry(SQLModel, table=True):
+    """One entry of the log: its index, its kind, and its exact leaf bytes."""
+
+    __tablename__ = "log_entry"
+
+    idx: int = Field(sa_column=Column("idx", LogIndex, primary_key=True, autoincrement=False))
+    kind: str = Field(sa_column=Column("kind", String(64), nullable=False))
+    # SHA-256 of what an envelope's signatures sign (its PAE bytes): the key that makes a repeated
+    # submission of the same signed statement return the first receipt instead of a second entry.
+    digest: bytes | None = Field(
+        default=None, sa_column=Column("digest", LargeBinary(32), nullable=True, unique=True)
+    )
+    leaf: bytes = Field(sa_column=Column("leaf", LargeBinary, nullable=False))
+
+
+class MerkleTile(SQLModel, table=True):
+    """A tile of stored subtree hashes (see :mod:`provenance.tiles`)."""
+
+    __tablename__ = "merkle_tile"
+
+    level: int = Field(sa_column=Column("level", Integer, primary_key=True, autoincrement=False))
+    idx: int = Field(sa_column=Column("idx", BigInteger, primary_key=True, autoincrement=False))
+    width: int = Field(sa_column=Column("width", Integer, nullable=False))
+    hashes: bytes = Field(sa_column=Column("hashes", LargeBinary, nullable=False))
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed checkpoint (a C2SP signed note), one per committed batch, keyed by tree size."""
+
+    __tablename__ = "log_checkpoint"
+
+    size: int = Field(sa_column=Column("size", LogIndex, primary_key=True, autoincrement=False))
+    note: str = Field(sa_column=Column("note", Text, nullable=False))
+
+
+class Party(SQLModel, table=True):
+    """Projection: a registered party and its current status."""
+
+    __tablename__ = "party"
+
+    id: str = Field(sa_column=Column("id", String(64), primary_key=True))
+    role: str = Field(sa_column=Column("role", String(16), nullable=False))
+    name: str = Field(sa_column=Column("name", String(200), nullable=False))
+    gln: str | None = Field(default=None, sa_column=Column("gln", String(13), nullable=True))
+    country: str | None = Field(default=None, sa_column=Column("country", String(2), nullable=True))
+    website: str | None = Field(default=None, sa_column=Column("website", Text, nullable=True))
+    status: str = Field(sa_column=Column("status", String(16), nullable=False))
+    status_reason: str | None = Field(
+        default=None, sa_column=Column("status_reason", Text, nullable=True)
+    )
+    registered_at: int = Field(sa_column=Column("registered_at", BigInteger, nullable=False))
+    updated_at: int = Field(sa_column=Column("updated_at", BigInteger, nullable=False))
+
+
+class PartyKey(SQLModel, table=True):
+    """Projection: an Ed25519 key of a party, with the log index it was added and revoked at."""
+
+    __tablename__ = "party_key"
+
+    keyid: str = Field(sa_column=Column("keyid", String(64), primary_key=True))
+    party_id: str = Field(sa_column=Column("party_id", String(64), nullable=False, index=True))
+    public_key: bytes = Field(sa_column=Column("public_key", LargeBinary(32), nullable=False))
+    added_at: int = Field(sa_column=Column("added_at", BigInteger, nullable=False))
+    revoked_at: int | None = Field(
+        default=None, sa_column=Column("revoked_at", BigInteger, nullable=True)
+    )
+    revoke_reason: str | None = Field(
+        default=None, sa_column=Column("revoke_reason", Text, nullable=True)
+    )
+
+
+LOG_TABLES = (LogEntry.__table__, MerkleTile.__table__, LogCheckpoint.__table__)
+PROJECTION_TABLES = (Party.__table__, PartyKey.__table__)

@@ -1,0 +1,330 @@
+"""The SQL implementation of the log store, for SQLite (embedded default) and PostgreSQL.
+
+It owns connections, transactions and the one lock that serializes appends across threads, processes
+and machines: SQLite's ``BEGIN IMMEDIATE`` (one writer per database file) and, on PostgreSQL, a
+transaction-scoped advisory lock taken before the log head is read. It stores and returns bytes; it
+never hashes, signs or interprets them (that is :mod:`provenance.log`'s job).
+
+Durability: SQLite runs in WAL mode with ``synchronous=FULL``, so a commit that returned survives a
+crash or power loss; PostgreSQL's default ``synchronous_commit=on`` gives the same.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from provenance.errors import StoreError
+from provenance.store import migrate
+from provenance.store.schema import LogCheckpoint, LogEntry, MerkleTile, Party, PartyKey
+from provenance.tiles import Tile, TileKey
+
+APPEND_LOCK_ID = 0x70726F76  # "prov": the PostgreSQL advisory lock that guards the log head
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def normalize_url(url: str) -> str:
+    """Return ``url`` with the psycopg driver named for PostgreSQL and a SQLite folder created."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own implicit BEGIN would defeat BEGIN IMMEDIATE; we issue BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+class SqlStore:
+    """Entries, tiles, checkpoints and registry projections in one SQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.dialect = make_url(self.url).get_backend_name()
+        if self.dialect == "sqlite":
+            self.writer = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
+            self.reader = _sqlite_engine(self.url, "BEGIN")
+        elif self.dialect == "postgresql":
+            self.writer = create_engine(self.url, pool_pre_ping=True)
+            self.reader = self.writer
+        else:
+            raise StoreError(f"unsupported database {self.dialect!r}: use sqlite or postgresql")
+
+    @classmethod
+    def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:
+        """Open the store at ``url``, first bringing its schema up to date unless told not to."""
+        store = cls(url)
+        if migrate_schema:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Apply pending Alembic migrations, holding the append lock so that workers do not race."""
+        if self.dialect == "postgresql":
+            with self.writer.begin() as connection:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK_ID})
+                migrate.upgrade_connection(connection)
+        else:
+            migrate.upgrade(self.writer)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+    # --- Writing --------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTransaction]:
+        """Open the one write transaction that may append, holding the append lock until commit."""
+        with self.writer.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK_ID})
+            yield WriteTransaction(connection, self.dialect)
+
+    # --- Reading --------------------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Reader]:
+        """Open a read-only transaction: one consistent snapshot on SQLite."""
+        with self.reader.connect() as connection, connection.begin():
+            yield Reader(connection)
+
+
+class Reader:
+    """Reads from the log and its projections within one transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def size(self) -> int:
+        """Return the number of entries in the log."""
+        row = self.connection.execute(text("SELECT max(idx) FROM log_entry")).scalar()
+        return 0 if row is None else int(row) + 1
+
+    def leaf(self, index: int) -> bytes | None:
+        """Return the leaf bytes of entry ``index``, or None if there is none."""
+        value = self.connection.execute(
+            text("SELECT leaf FROM log_entry WHERE idx = :i"), {"i": index}
+        ).scalar()
+        return None if value is None else bytes(value)
+
+    def leaves(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        """Return (index, leaf bytes) of the stored entries with start <= index < end, in order."""
+        rows = self.connection.execute(
+            text("SELECT idx, leaf FROM log_entry WHERE idx >= :a AND idx < :b ORDER BY idx"),
+            {"a": start, "b": end},
+        )
+        return [(int(i), bytes(leaf)) for i, leaf in rows]
+
+    def iter_leaves(self, start: int = 0, chunk: int = 20_000) -> Iterator[tuple[int, bytes]]:
+        """Yield (index, leaf bytes) of every stored entry from ``start`` on, in order, by chunks."""
+        position = start
+        while True:
+            rows = self.connection.execute(
+                text("SELECT idx, leaf FROM log_entry WHERE idx >= :a ORDER BY idx LIMIT :n"),
+                {"a": position, "n": chunk},
+            ).all()
+            if not rows:
+                return
+            for index, leaf in rows:
+                yield int(index), bytes(leaf)
+            position = int(rows[-1][0]) + 1
+
+    def index_of_digest(self, digest: bytes) -> int | None:
+        """Return the index of the entry whose statement digest is ``digest``, if any."""
+        value = self.connection.execute(
+            text("SELECT idx FROM log_entry WHERE digest = :d"), {"d": digest}
+        ).scalar()
+        return None if value is None else int(value)
+
+    def tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, Tile]:
+        """Return the stored tiles among ``keys``; absent ones are left out."""
+        return _read_tiles(self.connection, keys)
+
+    def tiles_of_level(self, level: int, start: int, end: int) -> dict[int, tuple[int, bytes]]:
+        """Return {tile index: (width, hashes)} of the stored tiles of ``level`` in [start, end)."""
+        rows = self.connection.execute(
+            text(
+                "SELECT idx, width, hashes FROM merkle_tile"
+                " WHERE level = :l AND idx >= :a AND idx < :b"
+            ),
+            {"l": level, "a": start, "b": end},
+        )
+        return {int(i): (int(w), bytes(h)) for i, w, h in rows}
+
+    def tile_count(self) -> int:
+        """Return how many tiles are stored."""
+        return int(self.connection.execute(text("SELECT count(*) FROM merkle_tile")).scalar() or 0)
+
+    def iter_tiles(self) -> Iterator[tuple[TileKey, int, bytes]]:
+        """Yield every stored tile as (key, width, hashes), by level then index."""
+        rows = self.connection.execute(
+            text("SELECT level, idx, width, hashes FROM merkle_tile ORDER BY level, idx")
+        )
+        for level, index, width, hashes in rows:
+            yield (int(level), int(index)), int(width), bytes(hashes)
+
+    def checkpoint(self, size: int | None = None) -> tuple[int, str] | None:
+        """Return (size, note) of the checkpoint at ``size``, or of the latest when size is None."""
+        if size is None:
+            query = "SELECT size, note FROM log_checkpoint ORDER BY size DESC LIMIT 1"
+        else:
+            query = "SELECT size, note FROM log_checkpoint WHERE size = :s"
+        row = self.connection.execute(text(query), {"s": size}).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def checkpoint_covering(self, index: int) -> tuple[int, str] | None:
+        """Return the first checkpoint whose tree includes entry ``index``: the one of its batch."""
+        row = self.connection.execute(
+            text("SELECT size, note FROM log_checkpoint WHERE size > :i ORDER BY size LIMIT 1"),
+            {"i": index},
+        ).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def iter_checkpoints(self) -> Iterator[tuple[int, str]]:
+        """Yield every stored checkpoint as (size, note), smallest first."""
+        rows = self.connection.execute(text("SELECT size, note FROM log_checkpoint ORDER BY size"))
+        for size, note in rows:
+            yield int(size), str(note)
+
+    def parties(self) -> list[dict[str, Any]]:
+        """Return the party projection rows."""
+        rows = self.connection.execute(Party.__table__.select().order_by(Party.__table__.c.id))
+        return [dict(row._mapping) for row in rows]
+
+    def party_keys(self) -> list[dict[str, Any]]:
+        """Return the key projection rows."""
+        table = PartyKey.__table__
+        rows = self.connection.execute(table.select().order_by(table.c.keyid))
+        return [dict(row._mapping) for row in rows]
+
+
+class WriteTransaction(Reader):
+    """The append transaction: everything a batch reads and writes while holding the lock."""
+
+    def __init__(self, connection: Connection, dialect: str) -> None:
+        super().__init__(connection)
+        self.dialect = dialect
+
+    def entries_of_kinds(self, start: int, kinds: Sequence[str]) -> list[tuple[int, bytes]]:
+        """Return (index, leaf) of entries from ``start`` on whose kind is one of ``kinds``."""
+        if not kinds:
+            return []
+        table = LogEntry.__table__
+        rows = self.connection.execute(
+            table.select()
+            .with_only_columns(table.c.idx, table.c.leaf)
+            .where(table.c.idx >= start, table.c.kind.in_(list(kinds)))
+            .order_by(table.c.idx)
+        )
+        return [(int(i), bytes(leaf)) for i, leaf in rows]
+
+    def indexes_of_digests(self, digests: Sequence[bytes]) -> dict[bytes, int]:
+        """Return, for those of ``digests`` already in the log, the index of their entry."""
+        if not digests:
+            return {}
+        table = LogEntry.__table__
+        rows = self.connection.execute(
+            table.select()
+            .with_only_columns(table.c.digest, table.c.idx)
+            .where(table.c.digest.in_(list(digests)))
+        )
+        return {bytes(d): int(i) for d, i in rows}
+
+    def insert_entries(self, rows: Sequence[tuple[int, str, bytes | None, bytes]]) -> None:
+        """Insert (index, kind, digest, leaf) rows; the caller has checked that they extend the log."""
+        if rows:
+            self.connection.execute(
+                LogEntry.__table__.insert(),
+                [{"idx": i, "kind": k, "digest": d, "leaf": leaf} for i, k, d, leaf in rows],
+            )
+
+    def put_tiles(self, tiles: Iterable[Tile]) -> None:
+        """Insert new tiles and grow the stored right-edge ones."""
+        values = [
+            {"level": t.key[0], "idx": t.key[1], "width": t.width, "hashes": t.to_bytes()}
+            for t in tiles
+        ]
+        if not values:
+            return
+        table = MerkleTile.__table__
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.level, table.c.idx],
+            set_={"width": statement.excluded.width, "hashes": statement.excluded.hashes},
+        )
+        self.connection.execute(statement, values)
+
+    def insert_checkpoint(self, size: int, note: str) -> None:
+        """Store the signed checkpoint of a committed batch."""
+        self.connection.execute(LogCheckpoint.__table__.insert(), [{"size": size, "note": note}])
+
+    def replace_projection(self, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Upsert projection rows by primary key."""
+        if not rows:
+            return
+        table = {"party": Party.__table__, "party_key": PartyKey.__table__}[table_name]
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(table)
+        key = [c for c in table.primary_key.columns]
+        statement = statement.on_conflict_do_update(
+            index_elements=key,
+            set_={c.name: statement.excluded[c.name] for c in table.columns if not c.primary_key},
+        )
+        self.connection.execute(statement, list(rows))
+
+    def clear_projections(self) -> None:
+        """Delete every projection row (for a rebuild); the log tables are never touched."""
+        self.connection.execute(PartyKey.__table__.delete())
+        self.connection.execute(Party.__table__.delete())
+
+
+def _read_tiles(connection: Connection, keys: Iterable[TileKey]) -> dict[TileKey, Tile]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    clauses = " OR ".join(f"(level = :l{n} AND idx = :i{n})" for n in range(len(wanted)))
+    params: dict[str, int] = {}
+    for n, (level, index) in enumerate(wanted):
+        params[f"l{n}"] = level
+        params[f"i{n}"] = index
+    rows = connection.execute(
+        text(f"SELECT level, idx, width, hashes FROM merkle_tile WHERE {clauses}"), params
+    )
+    return {
+        (int(level), int(index)): Tile.from_bytes((int(level), int(index)), int(width), bytes(blob))
+        for level, index, width, blob in rows
+    }
+
+
+def default_sqlite_url(data_dir: str | os.PathLike[str] = "data") -> str:
+    """Return the embedded default database URL: a SQLite file under ``data_dir``."""
+    return f"sqlite:///{Path(data_dir) / 'provenance.db'}"

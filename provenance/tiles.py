@@ -1,0 +1,125 @@
+"""Stored Merkle subtree hashes, grouped into tiles.
+
+The log stores the hash of every completed subtree, so that the root at any size, an inclusion proof
+and a consistency proof each need a handful of reads instead of a scan of the log. Storing one row per
+node would cost two rows per entry; instead, as in C2SP tlog-tiles and Trillian's subtree storage,
+nodes are grouped into tiles of height 8:
+
+- tile ``(L, N)`` holds the nodes at tree levels ``8L .. 8L+7`` above base nodes
+  ``256N .. 256N+255`` of level ``8L``;
+- a tile's ``width`` is how many base nodes it has so far (1..256); the tile at the right edge grows
+  as the log grows and is rewritten in place, but only ever by appending: the hashes it already holds
+  never change, so a reader of an older tree size reads a prefix;
+- unlike C2SP tiles, which keep only the base level, a stored tile keeps its interior levels too
+  (256 + 128 + ... + 2 hashes when full, about 64 bytes per entry in all) so that a proof costs one
+  read per tile level and no rehashing; the published C2SP tiles are the base levels of these.
+
+The root of a full tile (level ``8L+8``) is stored as a base node of tile ``(L+1, N // 256)``.
+This module is pure: it lays tiles out and finds nodes in them; the store reads and writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from provenance.merkle.hashing import HASH_SIZE, hash_children
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+
+TileKey = tuple[int, int]
+"""A tile's address: (tile level L, tile index N)."""
+
+
+def tile_for_node(level: int, index: int) -> tuple[TileKey, int, int]:
+    """Return the tile holding node (level, index), the node's level inside it and its offset there."""
+    tile_level, inner_level = divmod(level, TILE_HEIGHT)
+    per_tile = TILE_WIDTH >> inner_level
+    tile_index, offset = divmod(index, per_tile)
+    return (tile_level, tile_index), inner_level, offset
+
+
+def level_offsets(width: int) -> list[int]:
+    """Return, for a tile of ``width`` base nodes, where each inner level starts in its hash blob."""
+    offsets = []
+    position = 0
+    for inner_level in range(TILE_HEIGHT):
+        offsets.append(position)
+        position += (width >> inner_level) * HASH_SIZE
+    offsets.append(position)
+    return offsets
+
+
+@dataclass
+class Tile:
+    """A tile's hashes, one bytearray per inner level (level 0 is the base)."""
+
+    key: TileKey
+    levels: list[bytearray] = field(default_factory=lambda: [bytearray() for _ in range(TILE_HEIGHT)])
+
+    @property
+    def width(self) -> int:
+        return len(self.levels[0]) // HASH_SIZE
+
+    def node(self, inner_level: int, offset: int) -> bytes:
+        """Return the hash at ``offset`` of ``inner_level``; IndexError if the tile has no such node."""
+        start = offset * HASH_SIZE
+        data = self.levels[inner_level]
+        if start + HASH_SIZE > len(data):
+            raise IndexError(f"tile {self.key} has no node at level {inner_level} offset {offset}")
+        return bytes(data[start : start + HASH_SIZE])
+
+    def add(self, inner_level: int, offset: int, node_hash: bytes) -> None:
+        """Append a newly completed node; nodes of each level arrive in order, none is skipped."""
+        data = self.levels[inner_level]
+        if len(data) != offset * HASH_SIZE:
+            raise ValueError(f"tile {self.key} level {inner_level}: node {offset} out of order")
+        data += node_hash
+
+    def to_bytes(self) -> bytes:
+        """Return the stored form: inner levels concatenated, level 0 first."""
+        return b"".join(self.levels)
+
+    @classmethod
+    def from_bytes(cls, key: TileKey, width: int, blob: bytes) -> Tile:
+        """Rebuild a tile from its stored form, checking that the blob's length fits ``width``."""
+        offsets = level_offsets(width)
+        if not 0 < width <= TILE_WIDTH or len(blob) != offsets[-1]:
+            raise ValueError(f"tile {key}: {len(blob)} bytes do not fit width {width}")
+        return cls(key, [bytearray(blob[offsets[i] : offsets[i + 1]]) for i in range(TILE_HEIGHT)])
+
+
+def build_tile(key: TileKey, base: Sequence[bytes]) -> Tile:
+    """Return the tile with base nodes ``base`` and every interior node they complete."""
+    tile = Tile(key)
+    level = list(base)
+    for inner_level in range(TILE_HEIGHT):
+        tile.levels[inner_level] += b"".join(level)
+        level = [hash_children(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+    return tile
+
+
+def tiles_at_right_edge(size: int) -> list[TileKey]:
+    """Return the keys of the partly filled tiles at the right edge of a tree of ``size`` leaves."""
+    keys = []
+    tile_level = 0
+    while (base := size >> (TILE_HEIGHT * tile_level)) > 0:
+        if base % TILE_WIDTH:
+            keys.append((tile_level, base // TILE_WIDTH))
+        tile_level += 1
+    return keys
+
+
+def tiles_for_nodes(nodes: Iterable[tuple[int, int]]) -> set[TileKey]:
+    """Return the keys of the tiles that hold the given (level, index) nodes."""
+    return {tile_for_node(level, index)[0] for level, index in nodes}
+
+
+def read_nodes(tiles: Mapping[TileKey, Tile], nodes: Iterable[tuple[int, int]]) -> list[bytes]:
+    """Return the hashes of (level, index) nodes from tiles already read; KeyError if one is missing."""
+    hashes = []
+    for level, index in nodes:
+        key, inner_level, offset = tile_for_node(level, index)
+        hashes.append(tiles[key].node(inner_level, offset))
+    return hashes
