@@ -51,10 +51,14 @@ class RootMismatchError(VerificationError):
     def __init__(self, expected_root: bytes, calculated_root: bytes, message: str = "") -> None:
         self.expected_root = expected_root
         self.calculated_root = calculated_root
+        self.message = message
         super().__init__(
             message
             or f"root mismatch: expected {expected_root.hex()}, calculated {calculated_root.hex()}"
         )
+
+    def __reduce__(self) -> tuple[type, tuple[bytes, bytes, str]]:
+        return type(self), (self.expected_root, self.calculated_root, self.message)
 
 
 class SignatureError(VerificationError):
@@ -77,6 +81,10 @@ class LogIntegrityError(VerificationError):
         self.what = what
         self.detail = detail
         super().__init__(f"entry {index}: {what}: {detail}")
+
+    def __reduce__(self) -> tuple[type, tuple[int, str, str]]:
+        # Replay checks chunks in worker processes; their errors cross back by pickling.
+        return type(self), (self.index, self.what, self.detail)
 
 
 # --- Refusals of an append ----------------------------------------------------------------------
@@ -103,6 +111,9 @@ class PayloadTooLargeError(AppendRefused):
         self.limit = limit
         super().__init__(f"payload is {size} bytes, over the limit of {limit} bytes")
 
+    def __reduce__(self) -> tuple[type, tuple[int, int]]:
+        return type(self), (self.size, self.limit)
+
 
 class InvalidStatementError(AppendRefused):
     """The envelope or the statement inside it is not well formed or breaks a rule of its type."""
@@ -125,6 +136,9 @@ class RevokedKeyError(AppendRefused):
         self.revoked_at = revoked_at
         super().__init__(f"key {keyid} was revoked at log index {revoked_at}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:
+        return type(self), (self.keyid, self.revoked_at)
+
 
 class SuspendedPartyError(AppendRefused):
     code = "suspended-party"
@@ -134,6 +148,9 @@ class SuspendedPartyError(AppendRefused):
         self.party = party
         self.reason = reason
         super().__init__(f"party {party!r} is suspended: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.party, self.reason)
 
 
 class BadEnvelopeSignatureError(AppendRefused):

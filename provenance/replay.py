@@ -85,6 +85,8 @@ class _ChunkResult:
     last_time: int
     statements: list[tuple[int, Statement, frozenset[str], frozenset[str]]]
     errors: list[LogIntegrityError] = field(default_factory=list)
+    stopped: bool = False
+    """The chunk hit an entry it could not place (missing or unreadable): nothing after lines up."""
 
 
 _worker_store: SqlStore | None = None
@@ -122,11 +124,13 @@ def _check_chunk(reader: Reader, start: int, end: int, keys: dict[str, bytes]) -
         leaf = bytes(raw)
         if row_index != expected:
             errors.append(LogIntegrityError(expected, "index", f"entry {expected} is missing"))
+            result.stopped = True
             break
         try:
             entry = decode_leaf(leaf)
         except MalformedError as e:
             errors.append(LogIntegrityError(expected, "leaf", str(e)))
+            result.stopped = True
             break
         if entry.index != row_index:
             errors.append(
@@ -150,8 +154,9 @@ def _check_chunk(reader: Reader, start: int, end: int, keys: dict[str, bytes]) -
             else:
                 result.statements.append((row_index, *checked))
         expected += 1
-    if not errors and expected < end and len(rows) < end - start:
+    if not result.stopped and expected < end:
         errors.append(LogIntegrityError(expected, "index", f"entry {expected} is missing"))
+        result.stopped = True
     result.last_time = last_time
     return result
 
@@ -235,22 +240,28 @@ class _TreeChecker:
         stored = self._stored_tile(level, index)
         if stored == (width, blob) or self.error is not None:
             return
-        if stored is None or stored[0] != width:
-            last = ((index * TILE_WIDTH + width) << (TILE_HEIGHT * level)) - 1
-            self._fail(LogIntegrityError(last, "tile", f"tile {level}/{index} is missing or short"))
-            return
-        offsets = level_offsets(width)
-        first_bad: int | None = None
+        stored_width, stored_blob = stored if stored is not None else (0, b"")
+        first_base = index * TILE_WIDTH
+        # The first node that differs, or that one side has and the other lacks, names the index:
+        # the last entry that node covers, where the replay completes it.
+        common = min(width, stored_width)
+        mine, theirs = level_offsets(width), level_offsets(stored_width)
+        bad_nodes = [(TILE_HEIGHT * level, first_base + common)] if width != stored_width else []
         for inner in range(TILE_HEIGHT):
-            for position in range(offsets[inner], offsets[inner + 1], HASH_SIZE):
-                if stored[1][position : position + HASH_SIZE] != blob[position : position + HASH_SIZE]:
-                    node_level = TILE_HEIGHT * level + inner
-                    node_index = (index * TILE_WIDTH >> inner) + (position - offsets[inner]) // HASH_SIZE
-                    last = ((node_index + 1) << node_level) - 1
-                    first_bad = last if first_bad is None else min(first_bad, last)
+            count = common >> inner
+            for offset in range(count):
+                a = mine[inner] + offset * HASH_SIZE
+                b = theirs[inner] + offset * HASH_SIZE
+                if blob[a : a + HASH_SIZE] != stored_blob[b : b + HASH_SIZE]:
+                    bad_nodes.append((TILE_HEIGHT * level + inner, (first_base >> inner) + offset))
                     break
-        where = first_bad if first_bad is not None else index * TILE_WIDTH << (TILE_HEIGHT * level)
-        self._fail(LogIntegrityError(where, "tile", f"stored subtree hashes of tile {level}/{index} differ"))
+        last = min(((i + 1) << node_level) - 1 for node_level, i in bad_nodes)
+        detail = f"stored subtree hashes of tile {level}/{index} differ from the recomputed ones"
+        if stored is None:
+            detail = f"tile {level}/{index} is missing"
+        elif width != stored_width:
+            detail = f"tile {level}/{index} holds {stored_width} nodes, the log makes {width}"
+        self._fail(LogIntegrityError(last, "tile", detail))
 
     def _fail(self, error: LogIntegrityError) -> None:
         if self.error is None or error.index < self.error.index:
@@ -391,20 +402,23 @@ def verify_log(
                     next_checkpoint = next(pending_checkpoints, None)
             if progress is not None:
                 progress(chunk.end, size)
-            if chunk.errors and chunk.errors[0].what == "index":
-                break  # nothing after a missing entry can line up; the first error is known
-        tree.finish()
+            if chunk.stopped:
+                break  # nothing after a missing or unreadable entry lines up
+        else:
+            tree.finish()
+            if next_checkpoint is not None:
+                errors.append(
+                    LogIntegrityError(
+                        size, "checkpoint", f"checkpoint at size {next_checkpoint[0]} is past the end"
+                    )
+                )
+            last_size = checkpoints[-1][0] if checkpoints else 0
+            if last_size < size:
+                errors.append(
+                    LogIntegrityError(last_size, "checkpoint", "no checkpoint covers this entry")
+                )
     if tree.error is not None:
         errors.append(tree.error)
-    if next_checkpoint is not None:
-        errors.append(
-            LogIntegrityError(
-                size, "checkpoint", f"checkpoint at size {next_checkpoint[0]} is beyond the log's end"
-            )
-        )
-    last_size = checkpoints[-1][0] if checkpoints else 0
-    if last_size < size:
-        errors.append(LogIntegrityError(last_size, "checkpoint", "no checkpoint covers this entry"))
     if errors:
         result.error = min(errors, key=lambda e: e.index)
     return result
