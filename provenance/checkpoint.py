@@ -47,7 +47,7 @@ class Checkpoint:
             _check_line(line, f"extension line {i + 1}")
 
     def body(self) -> str:
-        """Return the note text: origin, size, base64 root, extensions, each followed by a newline."""
+        """Return the note text: origin, size, base64 root, then extensions, one line each."""
         lines = (self.origin, str(self.size), encode_base64(self.root_hash), *self.extensions)
         return "".join(line + "\n" for line in lines)
 

@@ -198,10 +198,8 @@ def _decode_base64(text: str, what: str) -> bytes:
         raise MalformedError(f"{what}: not base64 (standard or URL-safe alphabet)")
     unpadded = standard.rstrip("=")
     padding = len(standard) - len(unpadded)
-    if len(unpadded) % 4 == 1 or (padding and len(standard) % 4):
-        raise MalformedError(f"{what}: base64 has a bad length or padding")
-    if padding and padding != -len(unpadded) % 4:
-        raise MalformedError(f"{what}: base64 has a bad length or padding")
+    if len(unpadded) % 4 == 1 or padding not in (0, -len(unpadded) % 4):
+        raise MalformedError(f"{what}: bad length or padding for base64")
     try:
         data = binascii.a2b_base64(unpadded + "=" * (-len(unpadded) % 4), strict_mode=True)
     except binascii.Error as e:

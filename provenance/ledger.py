@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from provenance.dsse import pae
 from provenance.entry import decode_leaf
-from provenance.errors import AppendRefused, BadEnvelopeSignatureError
+from provenance.errors import AppendRefused, BadEnvelopeSignatureError, MalformedError
 from provenance.keys import verify_ed25519
 from provenance.log import Batch, Log, Receipt
 from provenance.registry import Registry
@@ -199,7 +199,11 @@ def _verify_signatures(statement: Statement, keys: dict[str, bytes]) -> set[str]
         public_key = keys.get(signature.keyid)
         if public_key is None:
             continue
-        if not verify_ed25519(public_key, signature.sig, message):
+        try:
+            good = verify_ed25519(public_key, signature.sig, message)
+        except MalformedError as e:  # not 64 bytes: a bad signature, not a malformed envelope
+            raise BadEnvelopeSignatureError(f"signature by key {signature.keyid}: {e}") from e
+        if not good:
             raise BadEnvelopeSignatureError(f"signature by key {signature.keyid} does not verify")
         verified.add(signature.keyid)
     return verified

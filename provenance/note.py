@@ -11,6 +11,10 @@ keys to trust: callers pass the verifiers they trust.
 Opening follows the spec's rules: a signature is attributed to a verifier only when both the key
 name and the key ID match; signatures from unknown keys are ignored; a signature from a known key
 that fails rejects the whole note; a note with no verified signature from a known key is rejected.
+
+Two deliberate differences from Go, both stricter: base64 must be canonical (Go ignores nonzero
+padding bits), so a parsed note re-serializes byte for byte; and every signature by a known key is
+checked, where Go skips repeats of a key after the first.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ def decode_base64(text: str, what: str) -> bytes:
         data = base64.b64decode(text, validate=True)
     except binascii.Error as e:
         raise MalformedError(f"{what}: not standard padded base64: {e}") from e
-    if base64.b64encode(data).decode("ascii") != text:
+    if encode_base64(data) != text:
         raise MalformedError(f"{what}: non-canonical base64 (nonzero padding bits)")
     return data
 
@@ -253,6 +257,10 @@ def sign_note(body: str, signers: Sequence[Signer]) -> str:
         raise ValueError("sign_note needs at least one signer")
     if len(signers) > MAX_SIGNATURES:
         raise ValueError(f"{len(signers)} signers, more than the {MAX_SIGNATURES} a note may carry")
+    for s in signers:
+        _check_key_name(s.name)
+        if len(s.key_id) != KEY_ID_SIZE:
+            raise ValueError(f"signer {s.name!r} has a {len(s.key_id)}-byte key ID, want 4")
     signatures = tuple(NoteSignature(s.name, s.key_id, s.sign(body)) for s in signers)
     return SignedNote(body, signatures).text()
 

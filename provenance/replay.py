@@ -361,19 +361,20 @@ def verify_log(
     ``verifiers`` are the keys a checkpoint must be signed by (any one of them); ``origin``, if
     given, is the origin every checkpoint must name. ``progress(done, total)`` is called per chunk.
     """
+    # One snapshot for everything but the entries themselves, which never change once written and
+    # may be read by worker processes: a live log can keep growing while it is verified.
     with store.read() as reader:
         size = reader.size()
         keys = _collect_public_keys(reader)
         checkpoints = list(reader.iter_checkpoints())
-    result = VerifyResult(size)
-    if workers is None:
-        workers = os.cpu_count() or 1 if size >= PARALLEL_THRESHOLD else 1
-    registry = Registry()
-    errors: list[LogIntegrityError] = []
-    prev_hash, prev_time = GENESIS_PREV, 0
-    pending_checkpoints = iter(checkpoints)
-    next_checkpoint = next(pending_checkpoints, None)
-    with store.read() as reader:
+        result = VerifyResult(size)
+        if workers is None:
+            workers = os.cpu_count() or 1 if size >= PARALLEL_THRESHOLD else 1
+        registry = Registry()
+        errors: list[LogIntegrityError] = []
+        prev_hash, prev_time = GENESIS_PREV, 0
+        pending_checkpoints = iter(checkpoints)
+        next_checkpoint = next(pending_checkpoints, None)
         tree = _TreeChecker(reader)
         for chunk in _chunks(store, size, keys, workers):
             errors.extend(chunk.errors)

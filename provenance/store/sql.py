@@ -112,9 +112,16 @@ class SqlStore:
 
     @contextmanager
     def read(self) -> Iterator[Reader]:
-        """Open a read-only transaction: one consistent snapshot on SQLite."""
-        with self.reader.connect() as connection, connection.begin():
-            yield Reader(connection)
+        """Open a read transaction that sees one consistent snapshot of the log throughout.
+
+        SQLite's WAL gives every read transaction a snapshot; PostgreSQL needs REPEATABLE READ for
+        that, or a reader of several tables (a replay, a proof) could see an append land midway.
+        """
+        with self.reader.connect() as connection:
+            if self.dialect == "postgresql":
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield Reader(connection)
 
 
 class Reader:
