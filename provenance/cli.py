@@ -17,7 +17,7 @@ from provenance.keyfiles import init_keys, load_log_verifier
 from provenance.keys import generate_private_key, keyid, public_key_bytes, save_private_key
 from provenance.note import NoteVerifier
 from provenance.projections import rebuild
-from provenance.replay import verify_log
+from provenance.replay import VerifyResult, verify_log
 from provenance.store.sql import SqlStore
 
 
@@ -77,7 +77,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _verify_with_progress(
     store: SqlStore, verifier: NoteVerifier, args: argparse.Namespace
-) -> object:
+) -> VerifyResult:
     from rich.progress import Progress
 
     quiet = args.quiet or not sys.stderr.isatty()

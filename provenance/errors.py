@@ -90,7 +90,7 @@ class LogIntegrityError(VerificationError):
 # --- Refusals of an append ----------------------------------------------------------------------
 
 
-class AppendRefused(ProvenanceError):
+class AppendRefused(ProvenanceError):  # noqa: N818 -- a refusal is an outcome, named as one
     """A submission was refused; nothing was appended."""
 
     code = "refused"

@@ -14,7 +14,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provenance.keys import generate_private_key, load_private_key, public_key_bytes, save_private_key
+from provenance.keys import (
+    generate_private_key,
+    load_private_key,
+    public_key_bytes,
+    save_private_key,
+)
 from provenance.note import NoteSigner, NoteVerifier
 
 LOG_KEY = "log.key"

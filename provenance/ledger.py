@@ -125,7 +125,7 @@ class Ledger:
         self._registry_size = batch.size
         by_index = {r.index: r for r in batch.receipts}
         added = iter(batch.receipts)
-        for position, prepared in enumerate(submissions):
+        for position in range(len(submissions)):
             if position in duplicates:
                 first = duplicates[position]
                 outcomes[position] = by_index.get(first) or self.log.receipt(first)

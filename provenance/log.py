@@ -342,7 +342,7 @@ class Log:
 
 
 def _right_edge_nodes(size: int) -> list[tuple[int, int]]:
-    """Return the (level, index) of the perfect subtrees that make up a tree of ``size``, largest first."""
+    """Return (level, index) of the perfect subtrees that make up a tree of ``size``, largest first."""
     nodes = []
     start = 0
     for level in range(size.bit_length() - 1, -1, -1):

@@ -119,7 +119,9 @@ class Registry:
         if self._is_founding(statement):
             own = {keyid_of(st.public_key_of(k)) for k in statement.body["keys"]}
             if not verified & own:
-                raise UnknownKeyError("the founding registration must be signed by a key it registers")
+                raise UnknownKeyError(
+                    "the founding registration must be signed by a key it registers"
+                )
             return
         self._check_signer(statement, verified, index)
         rule = _RULES.get(statement.type)
@@ -191,7 +193,9 @@ class Registry:
         party = self._target(statement)
         key = self.keys.get(statement.body["keyid"])
         if key is None or key.party_id != party.id:
-            raise InvalidStatementError(f"key {statement.body['keyid']} is not a key of {party.id!r}")
+            raise InvalidStatementError(
+                f"key {statement.body['keyid']} is not a key of {party.id!r}"
+            )
         if key.revoked_at is not None:
             raise ConflictError(f"key {key.keyid} is already revoked")
         if party.role == "operator" and len(self.active_keys(party.id)) <= 1:
@@ -255,7 +259,9 @@ class Registry:
         for row in parties:
             registry.parties[row["id"]] = PartyState(**row)
         for row in keys:
-            registry.keys[row["keyid"]] = KeyState(**{**row, "public_key": bytes(row["public_key"])})
+            registry.keys[row["keyid"]] = KeyState(
+                **{**row, "public_key": bytes(row["public_key"])}
+            )
         return registry
 
 

@@ -174,7 +174,8 @@ def _check_statement(
     message = pae(envelope.payload_type, envelope.payload)
     if digest is None or bytes(digest) != hashlib.sha256(message).digest():
         return LogIntegrityError(index, "statement", "stored digest is not the statement's")
-    verified, failed = set(), set()
+    verified: set[str] = set()
+    failed: set[str] = set()
     for signature in envelope.signatures:
         public_key = keys.get(signature.keyid)
         if public_key is None:
@@ -295,7 +296,9 @@ class _TreeChecker:
         if stored != self.tiles_checked and self.error is None:
             self._fail(
                 LogIntegrityError(
-                    max(self.size - 1, 0), "tile", f"{stored} tiles stored, {self.tiles_checked} expected"
+                    max(self.size - 1, 0),
+                    "tile",
+                    f"{stored} tiles stored, {self.tiles_checked} expected",
                 )
             )
 
@@ -327,7 +330,11 @@ def _collect_public_keys(reader: Reader) -> dict[str, bytes]:
             continue
         if statement.type not in table_kinds:
             continue
-        values = statement.body["keys"] if statement.type == PARTY_REGISTER else [statement.body["public_key"]]
+        values = (
+            statement.body["keys"]
+            if statement.type == PARTY_REGISTER
+            else [statement.body["public_key"]]
+        )
         for value in values:
             key = public_key_of(value)
             keys[keyid(key)] = key
@@ -380,7 +387,9 @@ def verify_log(
             errors.extend(chunk.errors)
             if chunk.leaf_hashes:
                 if chunk.first_prev != prev_hash:
-                    errors.append(LogIntegrityError(chunk.start, "chain", "prev is not the hash before"))
+                    errors.append(
+                        LogIntegrityError(chunk.start, "chain", "prev is not the hash before")
+                    )
                 if chunk.first_time < prev_time:
                     errors.append(LogIntegrityError(chunk.start, "time", "time goes backwards"))
                 prev_hash, prev_time = chunk.leaf_hashes[-1], chunk.last_time
@@ -410,7 +419,9 @@ def verify_log(
             if next_checkpoint is not None:
                 errors.append(
                     LogIntegrityError(
-                        size, "checkpoint", f"checkpoint at size {next_checkpoint[0]} is past the end"
+                        size,
+                        "checkpoint",
+                        f"checkpoint at size {next_checkpoint[0]} is past the end",
                     )
                 )
             last_size = checkpoints[-1][0] if checkpoints else 0
@@ -456,7 +467,9 @@ def _check_checkpoint(
     except VerificationError as e:
         return LogIntegrityError(size - 1, "checkpoint", f"checkpoint at size {size}: {e}")
     if parsed.size != size:
-        return LogIntegrityError(size - 1, "checkpoint", f"stored at size {size}, says {parsed.size}")
+        return LogIntegrityError(
+            size - 1, "checkpoint", f"stored at size {size}, says {parsed.size}"
+        )
     if parsed.root_hash != root:
         return LogIntegrityError(size - 1, "checkpoint", f"root at size {size} is not the tree's")
     return None

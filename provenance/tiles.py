@@ -56,7 +56,9 @@ class Tile:
     """A tile's hashes, one bytearray per inner level (level 0 is the base)."""
 
     key: TileKey
-    levels: list[bytearray] = field(default_factory=lambda: [bytearray() for _ in range(TILE_HEIGHT)])
+    levels: list[bytearray] = field(
+        default_factory=lambda: [bytearray() for _ in range(TILE_HEIGHT)]
+    )
 
     @property
     def width(self) -> int:

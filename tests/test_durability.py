@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from factories import registration, submit
+
 from provenance.checkpoint import open_checkpoint
 from provenance.keyfiles import OperatorKeys
 from provenance.keys import generate_private_key, save_private_key
@@ -68,7 +68,9 @@ def receipts_from(output: str) -> list[dict[str, object]]:
     return receipts
 
 
-def check_receipts(log: Log, receipts: list[dict[str, object]], operator_keys: OperatorKeys) -> None:
+def check_receipts(
+    log: Log, receipts: list[dict[str, object]], operator_keys: OperatorKeys
+) -> None:
     verifier = operator_keys.log_verifier
     latest = open_checkpoint(log.latest_checkpoint() or "", [verifier])
     for receipt in receipts:
@@ -96,7 +98,7 @@ def test_receipts_survive_sigkill(
     for attempt in range(KILLS):
         lines: list[str] = []
         with start_worker(ledger, tmp_path / "keys", farm_key_file, tag=f"k{attempt}") as worker:
-            reader = threading.Thread(target=lambda w=worker: lines.extend(w.stdout or []))
+            reader = threading.Thread(target=lines.extend, args=(worker.stdout or [],))
             reader.start()
             # Wait until the worker is appending, then kill it at a random moment.
             deadline = time.monotonic() + 60
@@ -104,7 +106,9 @@ def test_receipts_survive_sigkill(
                 time.sleep(0.01)
             if not lines:
                 worker.kill()
-                pytest.fail(f"worker never appended: {worker.stderr.read() if worker.stderr else ''}")
+                pytest.fail(
+                    f"worker never appended: {worker.stderr.read() if worker.stderr else ''}"
+                )
             time.sleep(rng.uniform(0.0, 0.3))
             worker.send_signal(signal.SIGKILL)
             worker.wait()

@@ -7,8 +7,8 @@ import json
 import threading
 
 import pytest
-
 from factories import attestation, b64key, governance, kid, register, registration, submit
+
 from provenance import errors
 from provenance.checkpoint import open_checkpoint
 from provenance.dsse import Envelope, Signature
@@ -202,8 +202,12 @@ def test_only_the_operator_governs(ledger: Ledger, operator_keys: OperatorKeys) 
     farm_key = register(ledger, operator_keys, "farm")
     register(ledger, operator_keys, "mill")
     stranger = generate_private_key()
-    by_farm = {"type": "party.register", "by": "farm", "keys": [b64key(stranger)]}
-    by_farm["party"] = {"id": "ghost", "role": "supplier", "name": "Ghost"}
+    by_farm = {
+        "type": "party.register",
+        "by": "farm",
+        "party": {"id": "ghost", "role": "supplier", "name": "Ghost"},
+        "keys": [b64key(stranger)],
+    }
     refused(ledger, sign_statement(by_farm, [farm_key]), errors.NotAuthorizedError)
     suspend = {"type": "party.suspend", "by": "farm", "party": "mill", "reason": "rival"}
     refused(ledger, sign_statement(suspend, [farm_key]), errors.NotAuthorizedError)
@@ -271,5 +275,11 @@ def test_invalid_registration_bodies_are_refused(
     for party in cases:
         data = sign_statement({**base, "party": party}, [operator_keys.operator_key])
         refused(ledger, data, errors.InvalidStatementError)
-    bad_key = {**base, "party": cases[0] | {"id": "farm"}, "keys": [base64.b64encode(b"x").decode()]}
-    refused(ledger, sign_statement(bad_key, [operator_keys.operator_key]), errors.InvalidStatementError)
+    bad_key = {
+        **base,
+        "party": cases[0] | {"id": "farm"},
+        "keys": [base64.b64encode(b"x").decode()],
+    }
+    refused(
+        ledger, sign_statement(bad_key, [operator_keys.operator_key]), errors.InvalidStatementError
+    )

@@ -8,9 +8,9 @@ import dataclasses
 import json
 
 import pytest
+from factories import attestation, governance, kid, register, submit
 from sqlalchemy import text
 
-from factories import attestation, governance, kid, register, submit
 from provenance.checkpoint import Checkpoint, sign_checkpoint
 from provenance.entry import decode_leaf, encode_leaf
 from provenance.keyfiles import OperatorKeys
@@ -104,9 +104,7 @@ def test_untouched_log_verifies(filled: Ledger, operator_keys: OperatorKeys) -> 
     assert result.signatures == 6
 
 
-def test_parallel_workers_give_the_same_answer(
-    filled: Ledger, operator_keys: OperatorKeys
-) -> None:
+def test_parallel_workers_give_the_same_answer(filled: Ledger, operator_keys: OperatorKeys) -> None:
     assert verify(filled, operator_keys, workers=2).ok
     leaf = read_leaf(filled.log.store, 300)
     write_leaf(filled.log.store, 300, flip(leaf, len(leaf) - 1))
@@ -127,7 +125,8 @@ def test_one_byte_of_an_entry(filled: Ledger, operator_keys: OperatorKeys, index
     leaf = read_leaf(store, index)
     write_leaf(store, index, flip(leaf, len(leaf) - 2))
     result = verify(filled, operator_keys)
-    assert result.error is not None and result.error.index == index, result.error
+    assert result.error is not None
+    assert result.error.index == index, result.error
 
 
 @pytest.mark.parametrize(
@@ -202,7 +201,8 @@ def test_deleted_last_entry(filled: Ledger, operator_keys: OperatorKeys) -> None
     last = filled.log.size() - 1
     execute(filled.log.store, "DELETE FROM log_entry WHERE idx = :i", i=last)
     result = verify(filled, operator_keys)
-    assert result.error is not None and result.error.index == last, result.error
+    assert result.error is not None
+    assert result.error.index == last, result.error
 
 
 def test_reordered_entries(filled: Ledger, operator_keys: OperatorKeys) -> None:
@@ -277,7 +277,9 @@ def test_rule_registry_suspended_party(ledger: Ledger, operator_keys: OperatorKe
 def test_rule_registry_revoked_key(ledger: Ledger, operator_keys: OperatorKeys) -> None:
     key = register(ledger, operator_keys, "farm")
     other = register(ledger, operator_keys, "mill")
-    submit(ledger, governance(operator_keys, "key.revoke", party="farm", keyid=kid(key), reason="x"))
+    submit(
+        ledger, governance(operator_keys, "key.revoke", party="farm", keyid=kid(key), reason="x")
+    )
     smuggle(ledger, attestation("farm", key))
     result = verify(ledger, operator_keys)
     expect(result, 4, "registry")

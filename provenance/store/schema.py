@@ -11,7 +11,7 @@ classes are the models the migrations are written against.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 # SQLite makes a column the rowid, and so free to index, only when its type is exactly INTEGER.
@@ -89,5 +89,13 @@ class PartyKey(SQLModel, table=True):
     )
 
 
-LOG_TABLES = (LogEntry.__table__, MerkleTile.__table__, LogCheckpoint.__table__)
-PROJECTION_TABLES = (Party.__table__, PartyKey.__table__)
+# The Core tables behind the models, for SQL that the hot paths build directly (SQLModel's
+# ``__table__`` is set by its metaclass, which type checkers cannot see).
+LOG_ENTRY: Table = LogEntry.__table__  # type: ignore[attr-defined]
+MERKLE_TILE: Table = MerkleTile.__table__  # type: ignore[attr-defined]
+LOG_CHECKPOINT: Table = LogCheckpoint.__table__  # type: ignore[attr-defined]
+PARTY: Table = Party.__table__  # type: ignore[attr-defined]
+PARTY_KEY: Table = PartyKey.__table__  # type: ignore[attr-defined]
+
+LOG_TABLES = (LOG_ENTRY, MERKLE_TILE, LOG_CHECKPOINT)
+PROJECTION_TABLES = (PARTY, PARTY_KEY)

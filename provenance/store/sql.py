@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from provenance.errors import StoreError
 from provenance.store import migrate
-from provenance.store.schema import LogCheckpoint, LogEntry, MerkleTile, Party, PartyKey
+from provenance.store.schema import LOG_CHECKPOINT, LOG_ENTRY, MERKLE_TILE, PARTY, PARTY_KEY
 from provenance.tiles import Tile, TileKey
 
 APPEND_LOCK_ID = 0x70726F76  # "prov": the PostgreSQL advisory lock that guards the log head
@@ -223,12 +223,12 @@ class Reader:
 
     def parties(self) -> list[dict[str, Any]]:
         """Return the party projection rows."""
-        rows = self.connection.execute(Party.__table__.select().order_by(Party.__table__.c.id))
+        rows = self.connection.execute(PARTY.select().order_by(PARTY.c.id))
         return [dict(row._mapping) for row in rows]
 
     def party_keys(self) -> list[dict[str, Any]]:
         """Return the key projection rows."""
-        table = PartyKey.__table__
+        table = PARTY_KEY
         rows = self.connection.execute(table.select().order_by(table.c.keyid))
         return [dict(row._mapping) for row in rows]
 
@@ -244,7 +244,7 @@ class WriteTransaction(Reader):
         """Return (index, leaf) of entries from ``start`` on whose kind is one of ``kinds``."""
         if not kinds:
             return []
-        table = LogEntry.__table__
+        table = LOG_ENTRY
         rows = self.connection.execute(
             table.select()
             .with_only_columns(table.c.idx, table.c.leaf)
@@ -257,7 +257,7 @@ class WriteTransaction(Reader):
         """Return, for those of ``digests`` already in the log, the index of their entry."""
         if not digests:
             return {}
-        table = LogEntry.__table__
+        table = LOG_ENTRY
         rows = self.connection.execute(
             table.select()
             .with_only_columns(table.c.digest, table.c.idx)
@@ -269,7 +269,7 @@ class WriteTransaction(Reader):
         """Insert (index, kind, digest, leaf) rows; the caller has checked that they extend the log."""
         if rows:
             self.connection.execute(
-                LogEntry.__table__.insert(),
+                LOG_ENTRY.insert(),
                 [{"idx": i, "kind": k, "digest": d, "leaf": leaf} for i, k, d, leaf in rows],
             )
 
@@ -281,7 +281,7 @@ class WriteTransaction(Reader):
         ]
         if not values:
             return
-        table = MerkleTile.__table__
+        table = MERKLE_TILE
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         statement = dialect_insert(table)
         statement = statement.on_conflict_do_update(
@@ -292,13 +292,13 @@ class WriteTransaction(Reader):
 
     def insert_checkpoint(self, size: int, note: str) -> None:
         """Store the signed checkpoint of a committed batch."""
-        self.connection.execute(LogCheckpoint.__table__.insert(), [{"size": size, "note": note}])
+        self.connection.execute(LOG_CHECKPOINT.insert(), [{"size": size, "note": note}])
 
     def replace_projection(self, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
         """Upsert projection rows by primary key."""
         if not rows:
             return
-        table = {"party": Party.__table__, "party_key": PartyKey.__table__}[table_name]
+        table = {"party": PARTY, "party_key": PARTY_KEY}[table_name]
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         statement = dialect_insert(table)
         key = [c for c in table.primary_key.columns]
@@ -310,8 +310,8 @@ class WriteTransaction(Reader):
 
     def clear_projections(self) -> None:
         """Delete every projection row (for a rebuild); the log tables are never touched."""
-        self.connection.execute(PartyKey.__table__.delete())
-        self.connection.execute(Party.__table__.delete())
+        self.connection.execute(PARTY_KEY.delete())
+        self.connection.execute(PARTY.delete())
 
 
 def _read_tiles(connection: Connection, keys: Iterable[TileKey]) -> dict[TileKey, Tile]:
