@@ -48,7 +48,7 @@ from provenance.statements import (
     parse_statement,
     public_key_of,
 )
-from provenance.store.sql import Reader, SqlStore
+from provenance.store.sql import Reader, SqlStore, blob
 from provenance.tiles import TILE_HEIGHT, TILE_WIDTH, build_tile, level_offsets
 
 CHUNK = 4096
@@ -121,7 +121,7 @@ def _check_chunk(reader: Reader, start: int, end: int, keys: dict[str, bytes]) -
     prev: bytes | None = None
     last_time = 0
     for row_index, digest, raw in rows:
-        leaf = bytes(raw)
+        leaf = blob(raw)
         if row_index != expected:
             errors.append(LogIntegrityError(expected, "index", f"entry {expected} is missing"))
             result.stopped = True
@@ -172,7 +172,7 @@ def _check_statement(
         return LogIntegrityError(index, "statement", f"entry kind {kind} holds a {statement.type}")
     envelope = statement.envelope
     message = pae(envelope.payload_type, envelope.payload)
-    if digest is None or bytes(digest) != hashlib.sha256(message).digest():
+    if digest is None or blob(digest) != hashlib.sha256(message).digest():
         return LogIntegrityError(index, "statement", "stored digest is not the statement's")
     verified: set[str] = set()
     failed: set[str] = set()
@@ -324,7 +324,7 @@ def _collect_public_keys(reader: Reader) -> dict[str, bytes]:
     )
     for (raw,) in rows:
         try:
-            entry = decode_leaf(bytes(raw))
+            entry = decode_leaf(blob(raw))
             statement = parse_statement(parse_envelope(entry.payload))
         except (MalformedError, AppendRefused):
             continue

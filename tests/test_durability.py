@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import pytest
-from factories import registration, submit
 
+from factories import registration, submit
 from provenance.checkpoint import open_checkpoint
 from provenance.keyfiles import OperatorKeys
 from provenance.keys import generate_private_key, save_private_key

@@ -7,8 +7,8 @@ import json
 import threading
 
 import pytest
-from factories import attestation, b64key, governance, kid, register, registration, submit
 
+from factories import attestation, b64key, governance, kid, register, registration, submit
 from provenance import errors
 from provenance.checkpoint import open_checkpoint
 from provenance.dsse import Envelope, Signature

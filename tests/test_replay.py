@@ -8,9 +8,9 @@ import dataclasses
 import json
 
 import pytest
-from factories import attestation, governance, kid, register, submit
 from sqlalchemy import text
 
+from factories import attestation, governance, kid, register, submit
 from provenance.checkpoint import Checkpoint, sign_checkpoint
 from provenance.entry import decode_leaf, encode_leaf
 from provenance.keyfiles import OperatorKeys

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -140,7 +140,7 @@ class Reader:
         value = self.connection.execute(
             text("SELECT leaf FROM log_entry WHERE idx = :i"), {"i": index}
         ).scalar()
-        return None if value is None else bytes(value)
+        return None if value is None else blob(value)
 
     def leaves(self, start: int, end: int) -> list[tuple[int, bytes]]:
         """Return (index, leaf bytes) of the stored entries with start <= index < end, in order."""
@@ -148,7 +148,7 @@ class Reader:
             text("SELECT idx, leaf FROM log_entry WHERE idx >= :a AND idx < :b ORDER BY idx"),
             {"a": start, "b": end},
         )
-        return [(int(i), bytes(leaf)) for i, leaf in rows]
+        return [(int(i), blob(leaf)) for i, leaf in rows]
 
     def iter_leaves(self, start: int = 0, chunk: int = 20_000) -> Iterator[tuple[int, bytes]]:
         """Yield (index, leaf bytes) of every stored entry from ``start`` on, in order, by chunks."""
@@ -161,7 +161,7 @@ class Reader:
             if not rows:
                 return
             for index, leaf in rows:
-                yield int(index), bytes(leaf)
+                yield int(index), blob(leaf)
             position = int(rows[-1][0]) + 1
 
     def index_of_digest(self, digest: bytes) -> int | None:
@@ -184,7 +184,7 @@ class Reader:
             ),
             {"l": level, "a": start, "b": end},
         )
-        return {int(i): (int(w), bytes(h)) for i, w, h in rows}
+        return {int(i): (int(w), blob(h)) for i, w, h in rows}
 
     def tile_count(self) -> int:
         """Return how many tiles are stored."""
@@ -196,7 +196,7 @@ class Reader:
             text("SELECT level, idx, width, hashes FROM merkle_tile ORDER BY level, idx")
         )
         for level, index, width, hashes in rows:
-            yield (int(level), int(index)), int(width), bytes(hashes)
+            yield (int(level), int(index)), int(width), blob(hashes)
 
     def checkpoint(self, size: int | None = None) -> tuple[int, str] | None:
         """Return (size, note) of the checkpoint at ``size``, or of the latest when size is None."""
@@ -251,7 +251,7 @@ class WriteTransaction(Reader):
             .where(table.c.idx >= start, table.c.kind.in_(list(kinds)))
             .order_by(table.c.idx)
         )
-        return [(int(i), bytes(leaf)) for i, leaf in rows]
+        return [(int(i), blob(leaf)) for i, leaf in rows]
 
     def indexes_of_digests(self, digests: Sequence[bytes]) -> dict[bytes, int]:
         """Return, for those of ``digests`` already in the log, the index of their entry."""
@@ -263,7 +263,7 @@ class WriteTransaction(Reader):
             .with_only_columns(table.c.digest, table.c.idx)
             .where(table.c.digest.in_(list(digests)))
         )
-        return {bytes(d): int(i) for d, i in rows}
+        return {blob(d): int(i) for d, i in rows}
 
     def insert_entries(self, rows: Sequence[tuple[int, str, bytes | None, bytes]]) -> None:
         """Insert (index, kind, digest, leaf) rows; the caller has checked that they extend the log."""
@@ -327,9 +327,22 @@ def _read_tiles(connection: Connection, keys: Iterable[TileKey]) -> dict[TileKey
         text(f"SELECT level, idx, width, hashes FROM merkle_tile WHERE {clauses}"), params
     )
     return {
-        (int(level), int(index)): Tile.from_bytes((int(level), int(index)), int(width), bytes(blob))
-        for level, index, width, blob in rows
+        (int(level), int(index)): Tile.from_bytes((int(level), int(index)), int(width), blob(data))
+        for level, index, width, data in rows
     }
+
+
+def blob(value: object) -> bytes:
+    """Return a BLOB column's value as bytes.
+
+    SQLite is dynamically typed: a row written by hand (``leaf || x'21'``) can hold TEXT where the
+    log wrote a BLOB. Its bytes are still what must be verified, so they are read, not refused.
+    """
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return bytes(cast(memoryview, value))
 
 
 def default_sqlite_url(data_dir: str | os.PathLike[str] = "data") -> str:

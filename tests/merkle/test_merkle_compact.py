@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rfc6962_reference import ENTRIES, NodeReader, leaf_hashes, mth
 
 from provenance.merkle.compact import CompactRange, NodeID, range_nodes, root_from_range
 from provenance.merkle.hashing import EMPTY_ROOT
+from rfc6962_reference import ENTRIES, NodeReader, leaf_hashes, mth
 
 GROWN_TO = 600  # Past 512, so that every level up to 9 completes at least once.
 LEAVES = leaf_hashes(len(ENTRIES))

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 import pytest
-from rfc6962_reference import NodeReader, mth, path, proof
 
 from provenance.merkle.compact import CompactRange
 from provenance.merkle.hashing import EMPTY_ROOT, hash_children, hash_leaf
 from provenance.merkle.proof import consistency_proof, inclusion_proof
 from provenance.merkle.verify import verify_consistency, verify_inclusion
+from rfc6962_reference import NodeReader, mth, path, proof
 
 # testonly.LeafInputs(): the sample tree of RFC 6962's examples.
 LEAF_INPUTS = [

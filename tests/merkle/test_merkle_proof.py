@@ -17,7 +17,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rfc6962_reference import ENTRIES, NodeReader, path, proof
 
 from provenance.merkle.compact import NodeID, range_nodes
 from provenance.merkle.hashing import hash_children, hash_leaf
@@ -28,6 +27,7 @@ from provenance.merkle.proof import (
     inclusion_nodes,
     inclusion_proof,
 )
+from rfc6962_reference import ENTRIES, NodeReader, path, proof
 
 MAX_SIZE = 2000
 PROPERTY = settings(max_examples=150, deadline=None, database=None)

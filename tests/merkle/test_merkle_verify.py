@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rfc6962_reference import ENTRIES, NodeReader, mth
 
 from provenance.errors import ProofError, RootMismatchError
 from provenance.merkle.hashing import hash_leaf
@@ -21,6 +20,7 @@ from provenance.merkle.verify import (
     verify_consistency,
     verify_inclusion,
 )
+from rfc6962_reference import ENTRIES, NodeReader, mth
 
 MAX_SIZE = 2000
 PROPERTY = settings(max_examples=150, deadline=None, database=None)
