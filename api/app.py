@@ -1,0 +1,57 @@
+"""The application factory: ``create_app(settings)`` builds a service with its own ledger.
+
+Nothing is created at import time, so tests and several workers each get their own app, engine and
+committer thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.demo import load_demo
+from api.limits import BodyLimitMiddleware
+from api.routes import log, meta
+from api.settings import Settings
+from provenance.bootstrap import open_ledger
+
+DESCRIPTION = """
+An open supply-chain transparency ledger. Suppliers sign attestations about where resources come
+from and what happened to them; every attestation is an entry of an append-only, hash-chained
+Merkle log (RFC 9162) whose checkpoints are signed (C2SP tlog-checkpoint), so that anyone can check
+any answer without trusting this server.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Return a new service for ``settings`` (read from the environment when not given)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ledger, keys = open_ledger(settings.core())
+        if settings.demo:
+            load_demo(ledger, keys, settings.keys_dir / "demo")
+        app.state.ledger = ledger
+        app.state.keys = keys
+        try:
+            yield
+        finally:
+            ledger.close()
+            ledger.log.store.close()
+
+    app = FastAPI(
+        title="Provenance ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body)
+    app.include_router(meta.router)
+    app.include_router(log.router)
+    return app
