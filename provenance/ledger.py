@@ -22,13 +22,21 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from provenance.attestations import check_references
 from provenance.dsse import pae
 from provenance.entry import decode_leaf
 from provenance.errors import AppendRefused, BadEnvelopeSignatureError, MalformedError
 from provenance.keys import verify_ed25519
 from provenance.log import Batch, Log, Receipt
+from provenance.projections import ProjectionRows
 from provenance.registry import Registry
-from provenance.statements import REGISTRY_TYPES, Statement, parse_envelope, parse_statement
+from provenance.statements import (
+    REGISTRY_TYPES,
+    Statement,
+    parse_envelope,
+    parse_statement,
+    statement_at,
+)
 
 DEFAULT_MAX_BATCH = 1000
 """The most submissions one group commit takes (also the limit of a batch request)."""
@@ -106,8 +114,10 @@ class Ledger:
         """Admit and append prepared submissions in one transaction, in order; one outcome each."""
         outcomes: list[Outcome | None] = [None] * len(submissions)
         duplicates: dict[int, int] = {}
+        rows = ProjectionRows()
         with self.log.batch() as batch:
             registry = self._caught_up(batch)
+            added: dict[int, Statement] = {}
             known = batch.indexes_of_digests([p.digest for p in submissions])
             for position, prepared in enumerate(submissions):
                 first = known.get(prepared.digest, batch.digests.get(prepared.digest))
@@ -115,25 +125,32 @@ class Ledger:
                     duplicates[position] = first
                     continue
                 try:
-                    self._admit(registry, prepared, batch)
+                    index = self._admit(registry, prepared, batch, added)
                 except AppendRefused as refusal:
                     outcomes[position] = refusal
+                    continue
+                added[index] = prepared.statement
+                rows.add(index, batch.time_ms, prepared.statement)
             parties, keys = registry.take_dirty_rows()
             batch.txn.replace_projection("party", parties)
             batch.txn.replace_projection("party_key", keys)
+            rows.write(batch.txn)
         self._registry = registry
         self._registry_size = batch.size
         by_index = {r.index: r for r in batch.receipts}
-        added = iter(batch.receipts)
+        receipts = iter(batch.receipts)
         for position in range(len(submissions)):
             if position in duplicates:
                 first = duplicates[position]
                 outcomes[position] = by_index.get(first) or self.log.receipt(first)
             elif outcomes[position] is None:
-                outcomes[position] = next(added)
+                outcomes[position] = next(receipts)
         return [o for o in outcomes if o is not None]
 
-    def _admit(self, registry: Registry, prepared: Prepared, batch: Batch) -> None:
+    def _admit(
+        self, registry: Registry, prepared: Prepared, batch: Batch, added: dict[int, Statement]
+    ) -> int:
+        """Admit one submission into the batch and return its index, or raise its refusal."""
         statement = prepared.statement
         verified = set(prepared.verified)
         # Keys registered since stage 1 (earlier in this batch, or by another process) are checked
@@ -142,8 +159,17 @@ class Ledger:
         verified |= _verify_signatures(statement, late)
         index = batch.size
         registry.admit(statement, verified, index)
+
+        def lookup(target: int) -> tuple[str, str] | None:
+            earlier = added.get(target)
+            if earlier is not None:
+                return earlier.type, earlier.by
+            return statement_at(batch.txn, target)
+
+        check_references(statement.type, statement.by, statement.body, index, lookup)
         batch.add(statement.type, prepared.raw, prepared.digest)
         registry.apply(statement, index)
+        return index
 
     def _caught_up(self, batch: Batch) -> Registry:
         """Return a working copy of the registry that includes every entry before the batch."""

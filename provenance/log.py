@@ -81,6 +81,8 @@ class Batch:
     log: Log
     txn: WriteTransaction
     start: int
+    time_ms: int
+    """The time every entry of this batch gets: the sequencer's clock, never behind the last entry."""
     pending: list[_Pending] = field(default_factory=list)
     digests: dict[bytes, int] = field(default_factory=dict)
     receipts: list[Receipt] = field(default_factory=list)
@@ -152,7 +154,8 @@ class Log:
             batch_edge: _Edge | None = None
             with self.store.write() as txn:
                 edge = self._load_edge(txn)
-                batch = Batch(self, txn, edge.size)
+                now_ms = max(int(self._clock() * 1000), edge.last_time_ms)
+                batch = Batch(self, txn, edge.size, now_ms)
                 yield batch
                 if batch.pending:
                     batch_edge, dirty = self._extend(edge, batch)
@@ -212,7 +215,7 @@ class Log:
 
     def _extend(self, edge: _Edge, batch: Batch) -> tuple[_Edge, dict[TileKey, Tile]]:
         """Hash, chain and insert the batch's entries; return the new edge and the changed tiles."""
-        now_ms = max(int(self._clock() * 1000), edge.last_time_ms)
+        now_ms = batch.time_ms
         prev = edge.last_leaf_hash
         compact = edge.range
         tiles = edge.tiles

@@ -1,27 +1,78 @@
-"""Rebuilding the read models from the log.
+"""The read models: what the log says, indexed for reading, and rebuilt from the log on demand.
 
-The read models (parties and keys, so far) are a pure function of the log: :func:`rebuild` drops
-them and replays every registry entry through the same :class:`~provenance.registry.Registry` that
-admits appends, inside the append transaction so that no append interleaves with the rebuild.
+The read models are a pure function of the log. The ledger writes them in the same transaction as
+the entries they come from; :func:`rebuild` drops them and replays every statement through the same
+code (the registry for parties and keys, :class:`ProjectionRows` for attestations), holding the
+append lock so that no append interleaves.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
+from provenance.attestations import ATTESTATION_TYPES, item_refs, lineage_edges, target_of
 from provenance.entry import decode_leaf
 from provenance.registry import Registry
-from provenance.statements import REGISTRY_TYPES, parse_envelope, parse_statement
-from provenance.store.sql import SqlStore
+from provenance.statements import (
+    REGISTRY_TYPES,
+    STATEMENT_TYPES,
+    Statement,
+    parse_envelope,
+    parse_statement,
+)
+from provenance.store.sql import SqlStore, WriteTransaction
+
+
+@dataclass
+class ProjectionRows:
+    """Rows of the attestation read models, gathered for one batch."""
+
+    statement: list[dict[str, Any]] = field(default_factory=list)
+    item_ref: list[dict[str, Any]] = field(default_factory=list)
+    lineage_edge: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, index: int, time_ms: int, statement: Statement) -> None:
+        """Add the rows an admitted attestation at ``index`` contributes; registry statements add
+        none here (the registry projects parties and keys)."""
+        if statement.type not in ATTESTATION_TYPES:
+            return
+        body = statement.body
+        self.statement.append(
+            {
+                "idx": index,
+                "type": statement.type,
+                "party": statement.by,
+                "time_ms": time_ms,
+                "target": target_of(body),
+            }
+        )
+        for ref in item_refs(statement.type, body):
+            self.item_ref.append({"item": ref.item, "idx": index, "role": ref.role})
+        for source, made in lineage_edges(statement.type, body):
+            self.lineage_edge.append({"input": source, "output": made, "idx": index})
+
+    def write(self, txn: WriteTransaction) -> None:
+        """Insert the gathered rows in the batch's transaction."""
+        for name in ("statement", "item_ref", "lineage_edge"):
+            txn.insert_projection(name, getattr(self, name))
 
 
 def rebuild(store: SqlStore) -> Registry:
-    """Drop and replay the projections of the log in ``store``; return the registry replayed."""
+    """Drop and replay every read model of the log in ``store``; return the registry replayed."""
     registry = Registry()
+    rows = ProjectionRows()
     with store.write() as txn:
-        for index, leaf in txn.entries_of_kinds(0, REGISTRY_TYPES):
-            statement = parse_statement(parse_envelope(decode_leaf(leaf).payload))
-            registry.apply(statement, index)
+        for index, leaf in txn.entries_of_kinds(0, STATEMENT_TYPES):
+            entry = decode_leaf(leaf)
+            statement = parse_statement(parse_envelope(entry.payload))
+            if statement.type in REGISTRY_TYPES:
+                registry.apply(statement, index)
+            else:
+                rows.add(index, entry.time_ms, statement)
         parties, keys = registry.take_dirty_rows()
         txn.clear_projections()
         txn.replace_projection("party", parties)
         txn.replace_projection("party_key", keys)
+        rows.write(txn)
     return registry

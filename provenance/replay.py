@@ -10,7 +10,8 @@ Rules, each reported as a :class:`~provenance.errors.LogIntegrityError` naming t
    and its stored digest is the digest of what its signatures sign.
 6. ``signature``: every signature by a key registered at that index verifies.
 7. ``registry``: the registry rules (:mod:`provenance.registry`) admit the statement at that index:
-   its key was active and its party not suspended at that moment, and it was authorized.
+   its key was active and its party not suspended at that moment, and it was authorized; a
+   correction or retraction points at an earlier attestation by the same party.
 8. ``tile``: every stored subtree hash equals the one recomputed from the leaves; the index named is
    the last entry the altered node covers, where the replay completes it.
 9. ``checkpoint``: every stored checkpoint is signed by the log's key, for this log's origin, and
@@ -30,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
+from provenance.attestations import check_references
 from provenance.checkpoint import open_checkpoint
 from provenance.dsse import pae
 from provenance.entry import GENESIS_PREV, decode_leaf
@@ -47,6 +49,7 @@ from provenance.statements import (
     parse_envelope,
     parse_statement,
     public_key_of,
+    statement_at,
 )
 from provenance.store.sql import Reader, SqlStore, blob
 from provenance.tiles import TILE_HEIGHT, TILE_WIDTH, build_tile, level_offsets
@@ -398,7 +401,7 @@ def verify_log(
             for offset, leaf_hash in enumerate(chunk.leaf_hashes):
                 index = chunk.start + offset
                 if item is not None and item[0] == index:
-                    error = _admit(registry, *item)
+                    error = _admit(registry, reader, *item)
                     if error is not None:
                         errors.append(error)
                     result.signatures += len(item[2])
@@ -438,6 +441,7 @@ def verify_log(
 
 def _admit(
     registry: Registry,
+    reader: Reader,
     index: int,
     statement: Statement,
     verified: frozenset[str],
@@ -448,6 +452,13 @@ def _admit(
         return LogIntegrityError(index, "signature", f"signature by {registered_failures[0]} fails")
     try:
         registry.admit(statement, set(verified), index)
+        check_references(
+            statement.type,
+            statement.by,
+            statement.body,
+            index,
+            lambda target: statement_at(reader, target),
+        )
     except AppendRefused as e:
         return LogIntegrityError(index, "registry", f"{e.code}: {e}")
     if statement.type in REGISTRY_TYPES:

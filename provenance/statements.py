@@ -3,8 +3,8 @@
 Every statement is a JSON object inside a DSSE envelope of payload type :data:`PAYLOAD_TYPE`, with at
 least ``type`` (what kind of statement it is) and ``by`` (the id of the party that makes it, whose
 key must sign it). The registry statements (parties and keys) are defined here with their bodies;
-attestation statements (origin, transformation, ...) are recognised by type here and their bodies are
-checked by the schemas of the attestation layer.
+attestation statements (origin, transformation, ...) are checked against their published schemas
+(:mod:`provenance.attestations`).
 
 The payload is parsed to read it, never to re-serialize it: the log stores the envelope as received.
 """
@@ -21,8 +21,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from provenance.attestations import ATTESTATION_TYPES, validate_attestation
 from provenance.dsse import Envelope, pae, sign_envelope
-from provenance.errors import InvalidStatementError, MalformedError
+from provenance.entry import decode_leaf
+from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
+from provenance.store.sql import Reader
 
 PAYLOAD_TYPE = "application/vnd.provenance.statement+json"
 
@@ -35,17 +38,6 @@ KEY_ADD = "key.add"
 KEY_REVOKE = "key.revoke"
 REGISTRY_TYPES = (PARTY_REGISTER, PARTY_SUSPEND, PARTY_REINSTATE, KEY_ADD, KEY_REVOKE)
 
-ATTESTATION_TYPES = (
-    "origin",
-    "transformation",
-    "custody",
-    "certification",
-    "declaration",
-    "footprint",
-    "recall",
-    "correction",
-    "retraction",
-)
 STATEMENT_TYPES = REGISTRY_TYPES + ATTESTATION_TYPES
 
 PARTY_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -99,6 +91,8 @@ def parse_statement(envelope: Envelope) -> Statement:
         raise InvalidStatementError("'by' must be the id of the party making the statement")
     if kind in REGISTRY_TYPES:
         _REGISTRY_BODY[kind](body)
+    else:
+        validate_attestation(body)
     return Statement(envelope, kind, by, body)
 
 
@@ -195,6 +189,18 @@ def gln_ok(digits: str) -> bool:
     body, check = digits[:-1], int(digits[-1])
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
     return (10 - total % 10) % 10 == check
+
+
+def statement_at(reader: Reader, index: int) -> tuple[str, str] | None:
+    """Return (type, party) of the statement stored at ``index``, or None if it holds none."""
+    leaf = reader.leaf(index)
+    if leaf is None:
+        return None
+    try:
+        statement = parse_statement(parse_envelope(decode_leaf(leaf).payload))
+    except (AppendRefused, MalformedError):
+        return None
+    return statement.type, statement.by
 
 
 def sign_statement(body: dict[str, Any], keys: Sequence[Ed25519PrivateKey]) -> bytes:

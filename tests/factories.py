@@ -27,10 +27,31 @@ def kid(key: Ed25519PrivateKey) -> str:
     return keyid(public_key_bytes(key))
 
 
-def attestation(by: str, key: Ed25519PrivateKey, kind: str = "origin", **fields: Any) -> bytes:
-    """A signed attestation by ``by``; unique unless ``fields`` pins a ``n``."""
-    body = {"type": kind, "by": by, "n": next(_serial), **fields}
-    return sign_statement(body, [key])
+GTIN = "09506000134352"
+
+
+def item(lot: str, gtin: str = GTIN) -> str:
+    """A lot-level GS1 Digital Link URI."""
+    return f"https://id.gs1.org/01/{gtin}/10/{lot}"
+
+
+def origin_body(by: str, **fields: Any) -> dict[str, Any]:
+    """A valid origin statement body; unique unless ``fields`` pins ``n``."""
+    return {
+        "type": "origin",
+        "by": by,
+        "n": next(_serial),
+        "items": [item("LOT-1")],
+        "place": {"country": "CO", "region": "Huila"},
+        "producer": by.title(),
+        "date": "2026-07-14",
+        **fields,
+    }
+
+
+def attestation(by: str, key: Ed25519PrivateKey, **fields: Any) -> bytes:
+    """A signed, valid origin attestation by ``by``; unique unless ``fields`` pins ``n``."""
+    return sign_statement(origin_body(by, **fields), [key])
 
 
 def registration(

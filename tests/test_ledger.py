@@ -115,8 +115,8 @@ def test_refuses_wrong_signature(ledger: Ledger, operator_keys: OperatorKeys) ->
 
 def test_refuses_changed_payload(ledger: Ledger, operator_keys: OperatorKeys) -> None:
     key = register(ledger, operator_keys, "farm")
-    envelope = Envelope.from_json(attestation("farm", key, quantity=10))
-    changed = envelope.payload.replace(b'"quantity":10', b'"quantity":99')
+    envelope = Envelope.from_json(attestation("farm", key, n=10))
+    changed = envelope.payload.replace(b'"n":10', b'"n":99')
     tampered = Envelope(envelope.payload_type, changed, envelope.signatures)
     refused(ledger, tampered.to_json(), errors.BadEnvelopeSignatureError)
 

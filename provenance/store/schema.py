@@ -89,6 +89,40 @@ class PartyKey(SQLModel, table=True):
     )
 
 
+class StatementRow(SQLModel, table=True):
+    """Projection: who made which attestation at which index (the content stays in the log)."""
+
+    __tablename__ = "statement"
+
+    idx: int = Field(sa_column=Column("idx", LogIndex, primary_key=True, autoincrement=False))
+    type: str = Field(sa_column=Column("type", String(32), nullable=False))
+    party: str = Field(sa_column=Column("party", String(64), nullable=False, index=True))
+    time_ms: int = Field(sa_column=Column("time_ms", BigInteger, nullable=False))
+    target: int | None = Field(
+        default=None, sa_column=Column("target", BigInteger, nullable=True, index=True)
+    )
+
+
+class ItemRef(SQLModel, table=True):
+    """Projection: an item (its Digital Link path) named by the attestation at ``idx``."""
+
+    __tablename__ = "item_ref"
+
+    item: str = Field(sa_column=Column("item", String(512), primary_key=True))
+    idx: int = Field(sa_column=Column("idx", BigInteger, primary_key=True, index=True))
+    role: str = Field(sa_column=Column("role", String(8), primary_key=True))
+
+
+class LineageEdge(SQLModel, table=True):
+    """Projection: the transformation at ``idx`` made ``output`` from ``input``."""
+
+    __tablename__ = "lineage_edge"
+
+    input: str = Field(sa_column=Column("input", String(512), primary_key=True))
+    output: str = Field(sa_column=Column("output", String(512), primary_key=True, index=True))
+    idx: int = Field(sa_column=Column("idx", BigInteger, primary_key=True))
+
+
 # The Core tables behind the models, for SQL that the hot paths build directly (SQLModel's
 # ``__table__`` is set by its metaclass, which type checkers cannot see).
 LOG_ENTRY: Table = LogEntry.__table__  # type: ignore[attr-defined]
@@ -96,6 +130,9 @@ MERKLE_TILE: Table = MerkleTile.__table__  # type: ignore[attr-defined]
 LOG_CHECKPOINT: Table = LogCheckpoint.__table__  # type: ignore[attr-defined]
 PARTY: Table = Party.__table__  # type: ignore[attr-defined]
 PARTY_KEY: Table = PartyKey.__table__  # type: ignore[attr-defined]
+STATEMENT: Table = StatementRow.__table__  # type: ignore[attr-defined]
+ITEM_REF: Table = ItemRef.__table__  # type: ignore[attr-defined]
+LINEAGE_EDGE: Table = LineageEdge.__table__  # type: ignore[attr-defined]
 
 LOG_TABLES = (LOG_ENTRY, MERKLE_TILE, LOG_CHECKPOINT)
-PROJECTION_TABLES = (PARTY, PARTY_KEY)
+PROJECTION_TABLES = (PARTY, PARTY_KEY, STATEMENT, ITEM_REF, LINEAGE_EDGE)

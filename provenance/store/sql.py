@@ -23,7 +23,14 @@ from sqlalchemy.engine import make_url
 
 from provenance.errors import StoreError
 from provenance.store import migrate
-from provenance.store.schema import LOG_CHECKPOINT, LOG_ENTRY, MERKLE_TILE, PARTY, PARTY_KEY
+from provenance.store.schema import (
+    LOG_CHECKPOINT,
+    LOG_ENTRY,
+    MERKLE_TILE,
+    PARTY,
+    PARTY_KEY,
+    PROJECTION_TABLES,
+)
 from provenance.tiles import Tile, TileKey
 
 APPEND_LOCK_ID = 0x70726F76  # "prov": the PostgreSQL advisory lock that guards the log head
@@ -298,7 +305,7 @@ class WriteTransaction(Reader):
         """Upsert projection rows by primary key."""
         if not rows:
             return
-        table = {"party": PARTY, "party_key": PARTY_KEY}[table_name]
+        table = next(t for t in PROJECTION_TABLES if t.name == table_name)
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         statement = dialect_insert(table)
         key = [c for c in table.primary_key.columns]
@@ -308,10 +315,16 @@ class WriteTransaction(Reader):
         )
         self.connection.execute(statement, list(rows))
 
+    def insert_projection(self, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows into a projection table."""
+        if rows:
+            table = next(t for t in PROJECTION_TABLES if t.name == table_name)
+            self.connection.execute(table.insert(), list(rows))
+
     def clear_projections(self) -> None:
         """Delete every projection row (for a rebuild); the log tables are never touched."""
-        self.connection.execute(PARTY_KEY.delete())
-        self.connection.execute(PARTY.delete())
+        for table in reversed(PROJECTION_TABLES):
+            self.connection.execute(table.delete())
 
 
 def _read_tiles(connection: Connection, keys: Iterable[TileKey]) -> dict[TileKey, Tile]:

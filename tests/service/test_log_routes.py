@@ -96,7 +96,7 @@ def test_consistency_between_an_old_receipt_and_the_latest_checkpoint(client: Te
     ],
 )
 def test_bad_requests_get_problem_json(
-    client: TestClient, path: str, params: dict[str, object], status: int
+    client: TestClient, path: str, params: dict[str, int | str], status: int
 ) -> None:
     response = client.get(path, params=params)
     assert response.status_code == status

@@ -1,0 +1,169 @@
+"""Attestation statements: their published JSON Schemas, the rules beyond the schemas, and what
+each statement says about items (the references and lineage edges the read models index).
+
+The schemas live in ``provenance/schemas/<type>.v1.json`` and are served verbatim at stable URLs.
+Beyond the schema, an item must be a GS1 Digital Link URI whose GTIN has a valid check digit, and a
+correction or retraction must point at an earlier attestation of the same party. This module is
+pure: lookups of earlier entries are passed in as functions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+import jsonschema_rs
+
+from provenance.errors import InvalidStatementError, NotAuthorizedError
+from provenance.gs1.digital_link import DigitalLink, DigitalLinkError, parse_digital_link
+
+SCHEMA_BASE = "https://provenance.dev/schemas/"
+
+ATTESTATION_TYPES = (
+    "origin",
+    "transformation",
+    "custody",
+    "certification",
+    "declaration",
+    "footprint",
+    "recall",
+    "correction",
+    "retraction",
+)
+
+
+@cache
+def schema(statement_type: str) -> dict[str, Any]:
+    """Return the published JSON Schema (version 1) of an attestation type."""
+    if statement_type not in ATTESTATION_TYPES:
+        raise KeyError(statement_type)
+    text = resources.files("provenance.schemas").joinpath(f"{statement_type}.v1.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator(statement_type: str) -> Any:
+    # jsonschema-rs validates in about 1 µs where the pure-Python jsonschema takes about 280 µs:
+    # validation runs on every submission and again for every entry a replay checks.
+    return jsonschema_rs.validator_for(schema(statement_type))
+
+
+def validate_attestation(body: dict[str, Any]) -> None:
+    """Raise InvalidStatementError naming the field, unless ``body`` is a valid attestation."""
+    statement_type = body["type"]
+    validator = _validator(statement_type)
+    if not validator.is_valid(body):
+        first = min(validator.iter_errors(body), key=lambda e: [str(p) for p in e.instance_path])
+        path = first.instance_path
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path) or "."
+        raise InvalidStatementError(f"{statement_type}{where}: {first.message}")
+    for field, uri in _item_uris(body):
+        item_key(uri, field)
+
+
+def item_key(uri: str, field: str = "item") -> str:
+    """Return the canonical key of an item URI (its Digital Link path, e.g. ``01/…/10/…``)."""
+    try:
+        link = parse_digital_link(uri)
+    except DigitalLinkError as e:
+        raise InvalidStatementError(f"{field}: {uri!r} is not a valid GS1 Digital Link: {e}") from e
+    if link.gtin is None:
+        raise InvalidStatementError(f"{field}: {uri!r} does not name a product (GTIN, AI 01)")
+    return key_of(link)
+
+
+def key_of(link: DigitalLink) -> str:
+    """Return the item key of a parsed link: its primary key and qualifiers as a URI path
+    (``/01/<gtin>/10/<lot>``), without the domain or any query attribute."""
+    return "".join(f"/{ai}/{quote(value, safe='')}" for ai, value in link.path)
+
+
+def _item_uris(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for position, uri in enumerate(body.get("items", [])):
+        yield f"items[{position}]", uri
+    for flow in ("inputs", "outputs"):
+        for position, entry in enumerate(body.get(flow, [])):
+            yield f"{flow}[{position}].item", entry["item"]
+    subject = body.get("subject") or {}
+    for position, uri in enumerate(subject.get("items", [])):
+        yield f"subject.items[{position}]", uri
+
+
+# --- What a statement says about items ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """An item named by a statement, and in what role (subject, input, output)."""
+
+    item: str
+    role: str
+
+
+def item_refs(statement_type: str, body: dict[str, Any]) -> list[ItemRef]:
+    """Return the items a valid attestation names, as canonical keys with their roles."""
+    refs: dict[tuple[str, str], None] = {}
+    for field, uri in _item_uris(body):
+        role = (
+            "input"
+            if field.startswith("inputs")
+            else "output"
+            if field.startswith("outputs")
+            else "subject"
+        )
+        refs[(item_key(uri, field), role)] = None
+    return [ItemRef(item, role) for item, role in refs]
+
+
+def lineage_edges(statement_type: str, body: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the (input item, output item) edges a transformation makes; none for other types."""
+    if statement_type != "transformation":
+        return []
+    inputs = [item_key(flow["item"]) for flow in body["inputs"]]
+    outputs = [item_key(flow["item"]) for flow in body["outputs"]]
+    return [(i, o) for i in inputs for o in outputs if i != o]
+
+
+# --- Rules that look at earlier entries ---------------------------------------------------------
+
+TargetLookup = Callable[[int], "tuple[str, str] | None"]
+"""Returns (statement type, party) of the statement at a log index, or None if there is none."""
+
+
+def target_of(body: dict[str, Any]) -> int | None:
+    """Return the index a correction or retraction points at, or None for other statements."""
+    for field in ("corrects", "retracts"):
+        if field in body:
+            value: int = body[field]
+            return value
+    return None
+
+
+def check_references(
+    statement_type: str, by: str, body: dict[str, Any], index: int, lookup: TargetLookup
+) -> None:
+    """Raise unless a correction or retraction at ``index`` points at an earlier attestation made
+    by the same party ``by``."""
+    target = target_of(body)
+    if target is None:
+        return
+    if target >= index:
+        raise InvalidStatementError(
+            f"{statement_type} points at entry {target}, not an earlier one"
+        )
+    found = lookup(target)
+    if found is None or found[0] not in ATTESTATION_TYPES:
+        raise InvalidStatementError(f"entry {target} is not an attestation")
+    target_type, party = found
+    if party != by:
+        raise NotAuthorizedError(
+            f"entry {target} was made by {party!r}; only its author may correct or retract it"
+        )
+    if statement_type == "correction" and target_type in ("correction", "retraction"):
+        raise InvalidStatementError(f"entry {target} is a {target_type}; correct the original")
