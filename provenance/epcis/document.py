@@ -9,7 +9,7 @@ an ``EPCISDocument`` (``epcisBody.eventList``), an ``EPCISQueryDocument``
 The rules checked, each raising :class:`EPCISValidationError` that names the JSON path (and so the
 event's index and field) where it broke:
 
-1. The bytes are UTF-8 JSON with no duplicate keys and no ``NaN``/``Infinity``; the root is an object.
+1. The bytes are UTF-8 JSON with no duplicate keys and only finite numbers; the root is an object.
 2. Documents carry ``@context``, ``type``, ``schemaVersion`` (``2.x``) and ``creationDate`` (a
    timestamp with an offset); ``epcisBody`` holds the event list where the document type puts it.
 3. Every event is an object whose ``type`` is one of the five EPCIS 2.0 event types, with
@@ -227,6 +227,7 @@ def validate_event(event: Any, *, path: str = "", index: int | None = None) -> N
             "type",
             f"unknown event type {event_type!r}; expected one of {', '.join(sorted(EVENT_TYPES))}",
         )
+    check.action(event, event_type)
     for key in event:
         if (
             key in _STANDARD_FIELDS
@@ -245,7 +246,6 @@ def validate_event(event: Any, *, path: str = "", index: int | None = None) -> N
         )
     check.timestamp(event, "recordTime")
     check.uri(event, "eventID")
-    check.action(event, event_type)
     for field in ("epcList", "childEPCs", "inputEPCList", "outputEPCList"):
         check.uri_list(event, field)
     for field in ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"):
@@ -279,6 +279,13 @@ def _reject_constant(name: str) -> NoReturn:
     _fail("document", f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        _fail("document", f"number {text} is out of range")
+    return value
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -294,7 +301,12 @@ def _load_json(data: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         raise EPCISValidationError("document", f"not UTF-8: {e}") from e
     try:
-        root = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        root = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as e:
         raise EPCISValidationError("document", f"not JSON: {e}") from e
     except RecursionError as e:

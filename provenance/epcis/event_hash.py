@@ -12,7 +12,8 @@ events. The steps, numbered as :func:`pre_hash_string` tags them:
    expansion yields ends in ``-v`` or ``/v`` is replaced by it (see :mod:`provenance.epcis._jsonld`).
 2. The event becomes a tree of ``(name, text, children)`` nodes: keys with a prefix from the document's
    ``@context`` become ``{namespace}local``; a list becomes repeated children of the same name; every
-   object's children are sorted, except the entries of bizTransaction, source and destination lists.
+   object's children are sorted, except the entries of bizTransaction, source and destination lists;
+   ``comment`` and ``rdfs:comment`` keys are not hashed.
 3. The tree is brought to the XML model of EPCIS: ``fooList`` items become ``foo`` children
    (``epc``, ``quantityElement``, ``sensorElement``), ``childEPCs`` become ``epc`` children, and the
    entries of bizTransaction/source/destination lists become (type, value) pairs.
@@ -28,11 +29,19 @@ to UTC with milliseconds and ``Z``; old ``urn:epcglobal:cbv:`` URNs to web URIs;
 trailing zeros; EPC URIs and Digital Link URIs to constrained canonical Digital Link URIs (see
 :mod:`provenance.epcis._hash_normaliser`).
 
-Where the reference crashes and so yields no hash (a bizTransaction without a type, a non-numeric
-infinity, a timestamp whose milliseconds round up to a full second) this module yields the natural
-answer instead; where the reference's answer depends on the order of keys in the JSON (a
-bizTransaction, source or destination entry written value before type) this module always takes the
-type first, as the reference does for XML. This module does no I/O.
+Where this module departs from the reference, on purpose:
+
+- the reference expands bare values over a whole document, this module over one event, so that an
+  event hashes the same in whichever document it travels (they differ only when a value of one event
+  is the bare suffix of a vocabulary URI that only another event of the same document uses);
+- where the reference raises and gives the event no hash (a bizTransaction without a type, the value
+  ``"inf"``, milliseconds that round up to a whole second) this module gives the natural answer;
+- where the reference depends on the order of keys in the JSON (a bizTransaction, source or
+  destination entry written value before type) this module puts the type first, as the reference
+  does for XML; it reads a timestamp without offset as UTC, where the reference uses the machine's
+  time zone; and it reads prefixes from a ``@context`` that is a single object, not only a list.
+
+This module does no I/O.
 """
 
 from __future__ import annotations
