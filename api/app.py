@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from api import errors
 from api.demo import load_demo
 from api.limits import BodyLimitMiddleware
-from api.routes import log, meta
+from api.routes import items, log, meta, parties, schemas, statements
 from api.settings import Settings
 from provenance.bootstrap import open_ledger
 
@@ -54,4 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body)
     app.include_router(meta.router)
     app.include_router(log.router)
+    app.include_router(parties.router)
+    app.include_router(statements.router)
+    app.include_router(items.router)
+    app.include_router(schemas.router)
     return app

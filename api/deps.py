@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from api.settings import Settings
 from provenance.keyfiles import OperatorKeys
@@ -29,3 +31,24 @@ def get_keys(request: Request) -> OperatorKeys:
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeysDep = Annotated[OperatorKeys, Depends(get_keys)]
+
+
+def require_admin(
+    request: Request,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer <admin token>`", include_in_schema=False)
+    ] = None,
+) -> None:
+    """Refuse the request unless it carries the admin bearer token (compared by hash)."""
+    settings: Settings = request.app.state.settings
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    presented = hashlib.sha256(token.encode()).hexdigest()
+    if not token or not hmac.compare_digest(presented, settings.admin_token_hash()):
+        raise HTTPException(
+            status_code=401,
+            detail="this action needs the admin bearer token",
+            headers={"WWW-Authenticate": 'Bearer realm="provenance-admin"'},
+        )
+
+
+AdminDep = Annotated[None, Depends(require_admin)]

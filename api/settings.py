@@ -6,6 +6,7 @@ configure. Outside development the service refuses to start with the default adm
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -33,7 +34,12 @@ class Settings(BaseSettings):
     keys_dir: Path = Field(Path("keys"), description="Folder of the log and operator keys.")
     origin: str = Field(DEFAULT_ORIGIN, description="The log's checkpoint origin.")
     base_url: str = Field("http://127.0.0.1:8000", description="Public base URL of the service.")
-    admin_token: str = Field(DEVELOPMENT_ADMIN_TOKEN, description="Bearer token for admin actions.")
+    admin_token: str = Field(
+        DEVELOPMENT_ADMIN_TOKEN, description="Bearer token for admin actions (or give its hash)."
+    )
+    admin_token_sha256: str | None = Field(
+        None, description="Hex SHA-256 of the admin token, so the token itself need not be stored."
+    )
     max_payload: int = Field(
         DEFAULT_MAX_PAYLOAD, description="Largest statement accepted, in bytes."
     )
@@ -43,11 +49,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
-        if self.environment != "development" and self.admin_token == DEVELOPMENT_ADMIN_TOKEN:
+        default = self.admin_token == DEVELOPMENT_ADMIN_TOKEN and not self.admin_token_sha256
+        if self.environment != "development" and default:
             raise ValueError(
-                "set PROVENANCE_ADMIN_TOKEN: the default token is for development only"
+                "set PROVENANCE_ADMIN_TOKEN_SHA256 (or PROVENANCE_ADMIN_TOKEN): "
+                "the default token is for development only"
             )
         return self
+
+    def admin_token_hash(self) -> str:
+        """The hex SHA-256 the admin bearer token must hash to; only the hash is compared."""
+        if self.admin_token_sha256:
+            return self.admin_token_sha256.lower()
+        return hashlib.sha256(self.admin_token.encode()).hexdigest()
 
     def core(self) -> CoreSettings:
         """The part of the settings the ledger core needs."""

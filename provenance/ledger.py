@@ -67,6 +67,7 @@ class Ledger:
         with log.store.read() as reader:
             self._registry = Registry.from_rows(reader.parties(), reader.party_keys())
             self._registry_size = reader.size()
+        self._registry_lock = threading.Lock()
         self._queue: list[tuple[Prepared, Future[Outcome]]] = []
         self._queue_ready = threading.Condition()
         self._committer: threading.Thread | None = None
@@ -76,6 +77,32 @@ class Ledger:
     def registry(self) -> Registry:
         """The registry as of the last batch this process committed or saw."""
         return self._registry
+
+    @property
+    def registry_size(self) -> int:
+        """The log size the registry reflects."""
+        return self._registry_size
+
+    def refresh(self) -> None:
+        """Bring the registry up to what other processes appended, without taking the append lock."""
+        with self.log.store.read() as reader:
+            size = reader.size()
+            start = self._registry_size
+            if size <= start:
+                return
+            registry = self._registry.copy()
+            for index, leaf in reader.entries_of_kinds(start, REGISTRY_TYPES):
+                if index < size:
+                    registry.apply(
+                        parse_statement(parse_envelope(decode_leaf(leaf).payload)), index
+                    )
+        registry.take_dirty_rows()
+        self._install(registry, size)
+
+    def _install(self, registry: Registry, size: int) -> None:
+        with self._registry_lock:
+            if size >= self._registry_size:
+                self._registry, self._registry_size = registry, size
 
     # --- Stage 1: outside the lock --------------------------------------------------------------
 
@@ -135,8 +162,7 @@ class Ledger:
             batch.txn.replace_projection("party", parties)
             batch.txn.replace_projection("party_key", keys)
             rows.write(batch.txn)
-        self._registry = registry
-        self._registry_size = batch.size
+        self._install(registry, batch.size)
         by_index = {r.index: r for r in batch.receipts}
         receipts = iter(batch.receipts)
         for position in range(len(submissions)):

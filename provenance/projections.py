@@ -15,6 +15,7 @@ from provenance.attestations import ATTESTATION_TYPES, item_refs, lineage_edges,
 from provenance.entry import decode_leaf
 from provenance.registry import Registry
 from provenance.statements import (
+    PARTY_REGISTER,
     REGISTRY_TYPES,
     STATEMENT_TYPES,
     Statement,
@@ -33,10 +34,8 @@ class ProjectionRows:
     lineage_edge: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, index: int, time_ms: int, statement: Statement) -> None:
-        """Add the rows an admitted attestation at ``index`` contributes; registry statements add
-        none here (the registry projects parties and keys)."""
-        if statement.type not in ATTESTATION_TYPES:
-            return
+        """Add the rows an admitted statement at ``index`` contributes (the registry itself
+        projects the current state of parties and keys; here every statement is indexed)."""
         body = statement.body
         self.statement.append(
             {
@@ -45,8 +44,11 @@ class ProjectionRows:
                 "party": statement.by,
                 "time_ms": time_ms,
                 "target": target_of(body),
+                "subject": subject_of(statement),
             }
         )
+        if statement.type not in ATTESTATION_TYPES:
+            return
         for ref in item_refs(statement.type, body):
             self.item_ref.append({"item": ref.item, "idx": index, "role": ref.role})
         for source, made in lineage_edges(statement.type, body):
@@ -58,6 +60,17 @@ class ProjectionRows:
             txn.insert_projection(name, getattr(self, name))
 
 
+def subject_of(statement: Statement) -> str | None:
+    """Return the party a registry statement is about, or None for an attestation."""
+    if statement.type == PARTY_REGISTER:
+        subject: str = statement.body["party"]["id"]
+        return subject
+    if statement.type in REGISTRY_TYPES:
+        party: str = statement.body["party"]
+        return party
+    return None
+
+
 def rebuild(store: SqlStore) -> Registry:
     """Drop and replay every read model of the log in ``store``; return the registry replayed."""
     registry = Registry()
@@ -66,10 +79,8 @@ def rebuild(store: SqlStore) -> Registry:
         for index, leaf in txn.entries_of_kinds(0, STATEMENT_TYPES):
             entry = decode_leaf(leaf)
             statement = parse_statement(parse_envelope(entry.payload))
-            if statement.type in REGISTRY_TYPES:
-                registry.apply(statement, index)
-            else:
-                rows.add(index, entry.time_ms, statement)
+            registry.apply(statement, index)
+            rows.add(index, entry.time_ms, statement)
         parties, keys = registry.take_dirty_rows()
         txn.clear_projections()
         txn.replace_projection("party", parties)

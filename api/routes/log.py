@@ -8,7 +8,6 @@ can recompute its leaf hash.
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -16,11 +15,9 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from api.deps import KeysDep, LedgerDep, SettingsDep
-from provenance.log import Receipt
+from api.models import B64, ReceiptPublic, b64
 
 router = APIRouter(tags=["log"])
-
-B64 = "standard base64 of a 32-byte SHA-256 hash"
 
 
 class LogEntryPublic(BaseModel):
@@ -61,36 +58,11 @@ class ConsistencyProof(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-class ReceiptPublic(BaseModel):
-    """A receipt: an entry's index and leaf hash, with an inclusion proof against a signed
-    checkpoint of a tree that contains it."""
-
-    index: int = Field(description="The entry's index in the log.")
-    leaf_hash: str = Field(description=f"The entry's leaf hash, {B64}.")
-    tree_size: int = Field(description="Size of the tree the proof and checkpoint are for.")
-    inclusion_proof: list[str] = Field(description=f"Inclusion proof, leaf to root, each {B64}.")
-    checkpoint: str = Field(description="The C2SP signed checkpoint note for tree_size.")
-
-    @classmethod
-    def of(cls, receipt: Receipt) -> ReceiptPublic:
-        return cls(
-            index=receipt.index,
-            leaf_hash=b64(receipt.leaf_hash),
-            tree_size=receipt.tree_size,
-            inclusion_proof=[b64(h) for h in receipt.inclusion_proof],
-            checkpoint=receipt.checkpoint,
-        )
-
-
 class EntryWithProof(BaseModel):
     """One entry, with its receipt."""
 
     entry: LogEntryPublic
     receipt: ReceiptPublic
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def _bad_request(detail: str) -> HTTPException:

@@ -90,7 +90,8 @@ class PartyKey(SQLModel, table=True):
 
 
 class StatementRow(SQLModel, table=True):
-    """Projection: who made which attestation at which index (the content stays in the log)."""
+    """Projection: who made which statement at which index, what it points at (a correction's
+    target) and which party it is about (for registry statements); the content stays in the log."""
 
     __tablename__ = "statement"
 
@@ -100,6 +101,9 @@ class StatementRow(SQLModel, table=True):
     time_ms: int = Field(sa_column=Column("time_ms", BigInteger, nullable=False))
     target: int | None = Field(
         default=None, sa_column=Column("target", BigInteger, nullable=True, index=True)
+    )
+    subject: str | None = Field(
+        default=None, sa_column=Column("subject", String(64), nullable=True, index=True)
     )
 
 

@@ -171,6 +171,19 @@ class Reader:
                 yield int(index), blob(leaf)
             position = int(rows[-1][0]) + 1
 
+    def entries_of_kinds(self, start: int, kinds: Sequence[str]) -> list[tuple[int, bytes]]:
+        """Return (index, leaf) of entries from ``start`` on whose kind is one of ``kinds``."""
+        if not kinds:
+            return []
+        table = LOG_ENTRY
+        rows = self.connection.execute(
+            table.select()
+            .with_only_columns(table.c.idx, table.c.leaf)
+            .where(table.c.idx >= start, table.c.kind.in_(list(kinds)))
+            .order_by(table.c.idx)
+        )
+        return [(int(i), blob(leaf)) for i, leaf in rows]
+
     def index_of_digest(self, digest: bytes) -> int | None:
         """Return the index of the entry whose statement digest is ``digest``, if any."""
         value = self.connection.execute(
@@ -246,19 +259,6 @@ class WriteTransaction(Reader):
     def __init__(self, connection: Connection, dialect: str) -> None:
         super().__init__(connection)
         self.dialect = dialect
-
-    def entries_of_kinds(self, start: int, kinds: Sequence[str]) -> list[tuple[int, bytes]]:
-        """Return (index, leaf) of entries from ``start`` on whose kind is one of ``kinds``."""
-        if not kinds:
-            return []
-        table = LOG_ENTRY
-        rows = self.connection.execute(
-            table.select()
-            .with_only_columns(table.c.idx, table.c.leaf)
-            .where(table.c.idx >= start, table.c.kind.in_(list(kinds)))
-            .order_by(table.c.idx)
-        )
-        return [(int(i), blob(leaf)) for i, leaf in rows]
 
     def indexes_of_digests(self, digests: Sequence[bytes]) -> dict[bytes, int]:
         """Return, for those of ``digests`` already in the log, the index of their entry."""

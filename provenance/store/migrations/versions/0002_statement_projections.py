@@ -1,4 +1,4 @@
-"""Projections of attestations: who said what at which index, the items named, lineage edges.
+"""Projections of statements: who said what at which index, the items named, lineage edges.
 
 Revision ID: 0002
 Revises: 0001
@@ -26,9 +26,11 @@ def upgrade() -> None:
         sa.Column("party", sa.String(64), nullable=False),
         sa.Column("time_ms", sa.BigInteger, nullable=False),
         sa.Column("target", sa.BigInteger, nullable=True),
+        sa.Column("subject", sa.String(64), nullable=True),
     )
     op.create_index("ix_statement_party", "statement", ["party"])
     op.create_index("ix_statement_target", "statement", ["target"])
+    op.create_index("ix_statement_subject", "statement", ["subject"])
     op.create_table(
         "item_ref",
         sa.Column("item", sa.String(512), primary_key=True),
@@ -50,6 +52,7 @@ def downgrade() -> None:
     op.drop_table("lineage_edge")
     op.drop_index("ix_item_ref_idx", "item_ref")
     op.drop_table("item_ref")
+    op.drop_index("ix_statement_subject", "statement")
     op.drop_index("ix_statement_target", "statement")
     op.drop_index("ix_statement_party", "statement")
     op.drop_table("statement")

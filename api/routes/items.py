@@ -1,0 +1,127 @@
+"""Items: everything attested about a product, lot or serial, and its lineage.
+
+An item is addressed by its GS1 Digital Link path (``01/<GTIN>[/10/<lot>][/21/<serial>]``). A
+serial is also covered by what was said about its lot. Lineage walks transformations upstream (to
+every origin) or downstream (to every lot made from it: what a recall must reach), with a depth
+limit and cycle protection.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from api.deps import LedgerDep
+from api.models import StatementPublic
+from provenance import queries
+from provenance.gs1.digital_link import DigitalLinkError
+
+router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+
+class RecallPublic(BaseModel):
+    """A recall that reaches this item, directly or through its inputs."""
+
+    recalled_item: str = Field(description="The item the recall names.")
+    statement: StatementPublic
+    via: Literal["this item", "an input"] = Field(description="Whether it names this item.")
+
+
+class ItemPublic(BaseModel):
+    """An item and every statement about it, in log order."""
+
+    item: str = Field(
+        description="The item's Digital Link path.", examples=["/01/09506000134376/10/R-2026-112"]
+    )
+    covered_by: list[str] = Field(
+        description="This item and the levels above it that speak for it."
+    )
+    statements: list[StatementPublic]
+    recalls: list[RecallPublic] = Field(description="Recalls of this item or of anything upstream.")
+    upstream: list[str] = Field(description="Items it was made from, at any depth.")
+    downstream: list[str] = Field(description="Items made from it, at any depth.")
+
+
+class LineageEdgePublic(BaseModel):
+    """A transformation made `output` from `input`."""
+
+    input: str
+    output: str
+    index: int = Field(description="Log index of the transformation statement.")
+
+
+class LineagePublic(BaseModel):
+    """The items reached from `item`, with their distance, and the edges walked."""
+
+    item: str
+    direction: Literal["upstream", "downstream"]
+    depth: int = Field(description="The depth limit used.")
+    nodes: dict[str, int] = Field(description="Item path -> distance from `item`.")
+    edges: list[LineageEdgePublic]
+    truncated: bool = Field(description="True if the walk stopped at the limit with more to see.")
+
+
+def _keys(item: str) -> queries.ItemKeys:
+    try:
+        return queries.item_keys(item)
+    except DigitalLinkError as e:
+        raise HTTPException(
+            status_code=400, detail=f"{item!r} is not a valid item path: {e}"
+        ) from e
+
+
+@router.get("/{item:path}/lineage", response_model=LineagePublic, summary="An item's lineage")
+def get_lineage(
+    ledger: LedgerDep,
+    item: str,
+    direction: Annotated[Literal["upstream", "downstream"], Query()] = "upstream",
+    depth: Annotated[int, Query(ge=1, le=queries.MAX_LINEAGE_DEPTH)] = 10,
+) -> LineagePublic:
+    """Walk transformations from the item, upstream to its origins or downstream to what was made
+    from it."""
+    key = _keys(item).lineage
+    with ledger.log.store.read() as reader:
+        walk = queries.lineage(reader, key, direction, depth)
+    return LineagePublic(
+        item=key,
+        direction=direction,
+        depth=walk.depth,
+        nodes=walk.nodes,
+        edges=[LineageEdgePublic(input=i, output=o, index=x) for i, o, x in walk.edges],
+        truncated=walk.truncated,
+    )
+
+
+@router.get("/{item:path}", response_model=ItemPublic, summary="Everything about an item")
+def get_item(ledger: LedgerDep, item: str) -> ItemPublic:
+    """Every statement about the item (and, for a serial, its lot), the recalls that reach it, and
+    the items upstream and downstream of it."""
+    keys = _keys(item)
+    with ledger.log.store.read() as reader:
+        views = queries.about_item(reader, list(keys.covered_by))
+        up = queries.lineage(reader, keys.lineage, "upstream", queries.MAX_LINEAGE_DEPTH)
+        down = queries.lineage(reader, keys.lineage, "downstream", queries.MAX_LINEAGE_DEPTH)
+        if not views and len(up.nodes) == 1 and len(down.nodes) == 1:
+            raise HTTPException(status_code=404, detail=f"nothing is recorded about {keys.own}")
+        recalls = []
+        upstream_views = queries.about_item(reader, [k for k in up.nodes if k != keys.lineage])
+        for view, via in [(v, "this item") for v in views] + [
+            (v, "an input") for v in upstream_views
+        ]:
+            if view.type == "recall" and view.status != "retracted":
+                for named in view.body["items"]:
+                    recalls.append(
+                        RecallPublic(
+                            recalled_item=named, statement=StatementPublic.of(view), via=via
+                        )
+                    )
+    return ItemPublic(
+        item=keys.own,
+        covered_by=list(keys.covered_by),
+        statements=[StatementPublic.of(v) for v in views],
+        recalls=recalls,
+        upstream=[k for k in up.nodes if k != keys.lineage],
+        downstream=[k for k in down.nodes if k != keys.lineage],
+    )

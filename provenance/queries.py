@@ -1,0 +1,168 @@
+"""Reading the ledger: statements with their status, everything said about an item, lineage.
+
+Answers are assembled from the read models (which say *where* to look) and the log itself (which
+says *what* was signed): a statement's content is always decoded from its entry's leaf bytes, never
+from a copy. Lineage walks the transformation edges breadth-first with a depth limit and a visited
+set, so a cycle in what suppliers claimed cannot loop it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, text
+
+from provenance.attestations import key_of
+from provenance.entry import decode_leaf
+from provenance.gs1.digital_link import DigitalLink, parse_digital_link
+from provenance.statements import parse_envelope
+from provenance.store.sql import Reader, blob
+
+MAX_LINEAGE_DEPTH = 50
+MAX_LINEAGE_NODES = 5000
+
+
+@dataclass
+class StatementView:
+    """A statement as the log holds it, and what later statements say about it."""
+
+    index: int
+    time_ms: int
+    type: str
+    by: str
+    body: dict[str, Any]
+    envelope: bytes
+    corrected_by: list[int] = field(default_factory=list)
+    retracted_by: list[int] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``retracted``, ``corrected`` or ``current``."""
+        if self.retracted_by:
+            return "retracted"
+        return "corrected" if self.corrected_by else "current"
+
+
+def statement(reader: Reader, index: int) -> StatementView | None:
+    """Return the statement at ``index`` with its status, or None if that entry holds none."""
+    views = statements(reader, [index])
+    return views[0] if views else None
+
+
+def statements(reader: Reader, indexes: list[int]) -> list[StatementView]:
+    """Return the statements at ``indexes`` (those that are statements), in index order."""
+    if not indexes:
+        return []
+    rows = reader.connection.execute(
+        text("SELECT idx, leaf FROM log_entry WHERE idx IN :ids ORDER BY idx").bindparams(
+            bindparam("ids", expanding=True)
+        ),
+        {"ids": sorted(set(indexes))},
+    ).all()
+    followers = reader.connection.execute(
+        text(
+            "SELECT idx, type, target FROM statement WHERE target IN :ids ORDER BY idx"
+        ).bindparams(bindparam("ids", expanding=True)),
+        {"ids": sorted(set(indexes))},
+    ).all()
+    views = []
+    for index, raw in rows:
+        entry = decode_leaf(blob(raw))
+        envelope = parse_envelope(entry.payload)
+        body = json.loads(envelope.payload)
+        view = StatementView(
+            int(index), entry.time_ms, body["type"], body["by"], body, entry.payload
+        )
+        for follower, kind, target in followers:
+            if target == index:
+                (view.retracted_by if kind == "retraction" else view.corrected_by).append(follower)
+        views.append(view)
+    return views
+
+
+@dataclass(frozen=True)
+class ItemKeys:
+    """An item's key, the keys of the levels above it that speak for it (a serial is covered by
+    what was said about its lot, a lot by what was said about its product), and the key its
+    lineage is recorded at (a serial's lot)."""
+
+    own: str
+    covered_by: tuple[str, ...]
+    lineage: str
+
+
+def item_keys(uri_or_key: str) -> ItemKeys:
+    """Return the keys of an item given as a Digital Link URI or path; DigitalLinkError if bad."""
+    link = parse_digital_link(
+        uri_or_key if "://" in uri_or_key else "https://id.gs1.org/" + uri_or_key.lstrip("/")
+    )
+    keys: list[str] = []
+    lineage_key: str | None = None
+    current: DigitalLink | None = link
+    while current is not None:
+        keys.append(key_of(current))
+        if lineage_key is None and current.level != "serial":
+            lineage_key = keys[-1]
+        current = current.parent() if current.level in ("serial", "lot") else None
+    return ItemKeys(keys[0], tuple(keys), lineage_key or keys[0])
+
+
+def about_item(reader: Reader, keys: list[str]) -> list[StatementView]:
+    """Return every statement that names one of ``keys``, in log order."""
+    if not keys:
+        return []
+    rows = reader.connection.execute(
+        text("SELECT DISTINCT idx FROM item_ref WHERE item IN :keys").bindparams(
+            bindparam("keys", expanding=True)
+        ),
+        {"keys": keys},
+    ).all()
+    return statements(reader, [int(r[0]) for r in rows])
+
+
+@dataclass
+class Lineage:
+    """Items reached from a start item along transformation edges, with the edges walked."""
+
+    start: str
+    direction: str
+    depth: int
+    nodes: dict[str, int] = field(default_factory=dict)
+    """Item key -> distance from the start."""
+    edges: list[tuple[str, str, int]] = field(default_factory=list)
+    """(input, output, index of the transformation)."""
+    truncated: bool = False
+
+
+def lineage(reader: Reader, start: str, direction: str, depth: int) -> Lineage:
+    """Walk ``upstream`` (to every origin) or ``downstream`` (to every lot made from ``start``)."""
+    if direction not in ("upstream", "downstream"):
+        raise ValueError("direction must be upstream or downstream")
+    depth = max(0, min(depth, MAX_LINEAGE_DEPTH))
+    walk = Lineage(start, direction, depth, {start: 0})
+    near = "output" if direction == "upstream" else "input"
+    query = text(
+        f"SELECT input, output, idx FROM lineage_edge WHERE {near} IN :keys ORDER BY idx"
+    ).bindparams(bindparam("keys", expanding=True))
+    frontier = [start]
+    for distance in range(1, depth + 1):
+        if not frontier:
+            break
+        rows = reader.connection.execute(query, {"keys": frontier}).all()
+        frontier = []
+        for source, made, index in rows:
+            walk.edges.append((str(source), str(made), int(index)))
+            reached = str(source) if direction == "upstream" else str(made)
+            if reached not in walk.nodes:
+                walk.nodes[reached] = distance
+                frontier.append(reached)
+        if len(walk.nodes) > MAX_LINEAGE_NODES:
+            walk.truncated = True
+            break
+    else:
+        walk.truncated = bool(frontier) and bool(
+            reader.connection.execute(query, {"keys": frontier}).first()
+        )
+    return walk
