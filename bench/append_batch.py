@@ -21,8 +21,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pymerkle import SqliteTree
-
 from common import (
     Result,
     close_log,
@@ -37,6 +35,8 @@ from common import (
     sqlite_url,
     timed,
 )
+from pymerkle import SqliteTree
+
 from provenance.entry import GENESIS_PREV, encode_leaf
 from provenance.keyfiles import OperatorKeys
 
@@ -144,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
             batches = [payloads(args.batch_size, args.payload, seed=b) for b in range(args.batches)]
             profiler = cProfile.Profile()
             profiler.runcall(ours, directory, keys, batches)
-            pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+            stats = pstats.Stats(profiler, stream=sys.stdout)
+            stats.sort_stats("cumulative").print_stats(25)
+            stats.sort_stats("tottime").print_stats(15)
     results = [
         rate_result(
             "append_batch",

@@ -14,7 +14,7 @@ import os
 import platform
 import sqlite3
 import statistics
-import sys
+import subprocess
 import tempfile
 import time
 import uuid
@@ -41,7 +41,7 @@ ORIGIN = "bench.example/log"
 POSTGRES_URL = os.environ.get(
     "PROVENANCE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-"""The PostgreSQL server the PostgreSQL variants use; each run gets a fresh schema, dropped after."""
+"""The PostgreSQL server of the PostgreSQL variants; each run gets a fresh schema, dropped after."""
 
 SUPPLIER = "farm-1"
 """The supplier party that signs the benchmarks' origin statements."""
@@ -165,6 +165,7 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     return {
+        "revision": _revision(),
         "cpus": str(os.cpu_count()),
         "cpu_model": model,
         "python": platform.python_version(),
@@ -173,13 +174,29 @@ def machine() -> dict[str, str]:
     }
 
 
+def _revision() -> str:
+    """Return the checked-out commit, marked "+changes" if the core has uncommitted edits."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "provenance"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + ("+changes" if changes else "")
+
+
 def print_machine() -> None:
     """Print the machine description every benchmark run starts with."""
     info = machine()
     print(
-        f"# {info['cpus']} CPUs ({info['cpu_model']}), Python {info['python']},"
-        f" SQLite {info['sqlite']}, {info['platform']}",
-        file=sys.stderr,
+        f"# revision {info['revision']}, {info['cpus']} CPUs ({info['cpu_model']}),"
+        f" Python {info['python']}, SQLite {info['sqlite']}, {info['platform']},"
+        f" load average {os.getloadavg()[0]:.2f}",
+        flush=True,
     )
 
 
@@ -240,7 +257,9 @@ def founded_ledger(url: str, keys: OperatorKeys) -> Ledger:
     return ledger
 
 
-def register_supplier(ledger: Ledger, keys: OperatorKeys, party: str = SUPPLIER) -> Ed25519PrivateKey:
+def register_supplier(
+    ledger: Ledger, keys: OperatorKeys, party: str = SUPPLIER
+) -> Ed25519PrivateKey:
     """Register ``party`` as a supplier with a new key, signed by the operator; return its key."""
     supplier_key = generate_private_key()
     body = {
@@ -256,12 +275,23 @@ def register_supplier(ledger: Ledger, keys: OperatorKeys, party: str = SUPPLIER)
 
 
 def origin_body(n: int, party: str = SUPPLIER) -> dict[str, Any]:
-    """Return the body of the ``n``-th origin statement the benchmarks append."""
-    return {"type": "origin", "by": party, "n": n}
+    """Return the body of the ``n``-th origin statement the benchmarks append: a valid, typical
+    attestation (one lot, a place, a producer, a date, a quantity), made unique by ``n``."""
+    return {
+        "type": "origin",
+        "by": party,
+        "n": n,
+        "items": [f"https://id.gs1.org/01/09506000134352/10/H-2026-{n % 1000:03d}"],
+        "place": {"country": "CO", "region": "Huila", "geo": {"lat": 2.195, "lon": -75.627}},
+        "producer": "Finca La Esperanza",
+        "date": "2026-07-14",
+        "method": "Hand-picked ripe cherries",
+        "quantity": {"value": 1200, "unit": "kg"},
+    }
 
 
 def payloads(count: int, size: int, seed: int = 0) -> list[bytes]:
-    """Return ``count`` distinct printable payloads of ``size`` bytes (like JSON text, not zeros)."""
+    """Return ``count`` distinct printable payloads of ``size`` bytes (text-like, not zeros)."""
     out = []
     for n in range(count):
         prefix = f"{seed}:{n}:".encode()

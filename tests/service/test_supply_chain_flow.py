@@ -67,7 +67,7 @@ def chain(client: TestClient) -> dict[str, Ed25519PrivateKey]:
         "brand": register(client, "brand", "brand"),
         "certifier": register(client, "certifier", "certifier"),
     }
-    statements = [
+    statements: list[tuple[str, dict[str, Any]]] = [
         ("farm", {"type": "origin", "items": [CHERRY], "place": {"country": "CO", "region": "Huila"},
                   "producer": "Farm", "date": "2026-07-14", "quantity": {"value": 900, "unit": "kg"}}),
         ("mill", {"type": "transformation", "process": "washing and drying", "date": "2026-08-01",
