@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from api import errors
 from api.demo import load_demo
 from api.limits import BodyLimitMiddleware
-from api.routes import items, log, meta, parties, schemas, statements
+from api.routes import epcis, items, log, meta, parties, schemas, statements
 from api.settings import Settings
 from provenance.bootstrap import open_ledger
 
@@ -58,4 +58,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(statements.router)
     app.include_router(items.router)
     app.include_router(schemas.router)
+    app.include_router(epcis.router)
     return app

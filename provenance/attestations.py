@@ -61,7 +61,7 @@ def validate_attestation(body: dict[str, Any]) -> None:
     if not validator.is_valid(body):
         first = min(validator.iter_errors(body), key=lambda e: [str(p) for p in e.instance_path])
         path = first.instance_path
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path) or "."
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
         raise InvalidStatementError(f"{statement_type}{where}: {first.message}")
     for field, uri in _item_uris(body):
         item_key(uri, field)

@@ -23,9 +23,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from provenance.attestations import check_references
+from provenance.capture import EVENT, Capture, event_payload
 from provenance.dsse import pae
 from provenance.entry import decode_leaf
-from provenance.errors import AppendRefused, BadEnvelopeSignatureError, MalformedError
+from provenance.errors import (
+    AppendRefused,
+    BadEnvelopeSignatureError,
+    ConflictError,
+    MalformedError,
+)
 from provenance.keys import verify_ed25519
 from provenance.log import Batch, Log, Receipt
 from provenance.projections import ProjectionRows
@@ -109,8 +115,9 @@ class Ledger:
     def prepare(self, data: bytes) -> Prepared:
         """Check a submitted envelope's size, shape and signatures; raise AppendRefused if bad."""
         self.log.check_payload(data)
-        statement = parse_statement(parse_envelope(data))
-        verified = _verify_signatures(statement, self._registry.signing_keys(statement))
+        registry = self._registry
+        statement = registry.resolve_party(parse_statement(parse_envelope(data)))
+        verified = _verify_signatures(statement, registry.signing_keys(statement))
         return Prepared(data, statement, frozenset(verified))
 
     # --- Stage 2: under the lock ----------------------------------------------------------------
@@ -141,6 +148,7 @@ class Ledger:
         """Admit and append prepared submissions in one transaction, in order; one outcome each."""
         outcomes: list[Outcome | None] = [None] * len(submissions)
         duplicates: dict[int, int] = {}
+        admitted: dict[int, int] = {}
         rows = ProjectionRows()
         with self.log.batch() as batch:
             registry = self._caught_up(batch)
@@ -152,32 +160,32 @@ class Ledger:
                     duplicates[position] = first
                     continue
                 try:
-                    index = self._admit(registry, prepared, batch, added)
+                    statement, index = self._admit(registry, prepared, batch, added)
                 except AppendRefused as refusal:
                     outcomes[position] = refusal
                     continue
-                added[index] = prepared.statement
-                rows.add(index, batch.time_ms, prepared.statement)
+                added[index] = statement
+                admitted[position] = index
+                rows.add(index, batch.time_ms, statement)
             parties, keys = registry.take_dirty_rows()
             batch.txn.replace_projection("party", parties)
             batch.txn.replace_projection("party_key", keys)
             rows.write(batch.txn)
         self._install(registry, batch.size)
         by_index = {r.index: r for r in batch.receipts}
-        receipts = iter(batch.receipts)
         for position in range(len(submissions)):
             if position in duplicates:
                 first = duplicates[position]
                 outcomes[position] = by_index.get(first) or self.log.receipt(first)
-            elif outcomes[position] is None:
-                outcomes[position] = next(receipts)
+            elif position in admitted:
+                outcomes[position] = by_index[admitted[position]]
         return [o for o in outcomes if o is not None]
 
     def _admit(
         self, registry: Registry, prepared: Prepared, batch: Batch, added: dict[int, Statement]
-    ) -> int:
-        """Admit one submission into the batch and return its index, or raise its refusal."""
-        statement = prepared.statement
+    ) -> tuple[Statement, int]:
+        """Admit one submission into the batch and return it with its index, or raise its refusal."""
+        statement = registry.resolve_party(prepared.statement)
         verified = set(prepared.verified)
         # Keys registered since stage 1 (earlier in this batch, or by another process) are checked
         # now; keys never change their public bytes, so stage 1's results stay valid.
@@ -193,9 +201,22 @@ class Ledger:
             return statement_at(batch.txn, target)
 
         check_references(statement.type, statement.by, statement.body, index, lookup)
+        if statement.capture is not None:
+            self._check_new_event_ids(statement.capture, batch, added)
         batch.add(statement.type, prepared.raw, prepared.digest)
+        if statement.capture is not None:
+            for position, event in enumerate(statement.capture.events):
+                batch.add(EVENT, event_payload(index, position, event))
         registry.apply(statement, index)
-        return index
+        return statement, index
+
+    @staticmethod
+    def _check_new_event_ids(capture: Capture, batch: Batch, added: dict[int, Statement]) -> None:
+        ids = [e.event_id for e in capture.events]
+        earlier = {e.event_id for s in added.values() if s.capture for e in s.capture.events}
+        taken = earlier.intersection(ids) | set(batch.txn.existing_event_ids(ids))
+        if taken:
+            raise ConflictError(f"EPCIS event already captured: {sorted(taken)[0]}")
 
     def _caught_up(self, batch: Batch) -> Registry:
         """Return a working copy of the registry that includes every entry before the batch."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provenance.attestations import ATTESTATION_TYPES, item_refs, lineage_edges, target_of
+from provenance.capture import Capture, event_edges, event_items, event_row
 from provenance.entry import decode_leaf
 from provenance.registry import Registry
 from provenance.statements import (
@@ -32,6 +33,7 @@ class ProjectionRows:
     statement: list[dict[str, Any]] = field(default_factory=list)
     item_ref: list[dict[str, Any]] = field(default_factory=list)
     lineage_edge: list[dict[str, Any]] = field(default_factory=list)
+    epcis_event: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, index: int, time_ms: int, statement: Statement) -> None:
         """Add the rows an admitted statement at ``index`` contributes (the registry itself
@@ -47,6 +49,9 @@ class ProjectionRows:
                 "subject": subject_of(statement),
             }
         )
+        if statement.capture is not None:
+            self._add_capture(index, statement.capture)
+            return
         if statement.type not in ATTESTATION_TYPES:
             return
         for ref in item_refs(statement.type, body):
@@ -54,9 +59,19 @@ class ProjectionRows:
         for source, made in lineage_edges(statement.type, body):
             self.lineage_edge.append({"input": source, "output": made, "idx": index})
 
+    def _add_capture(self, index: int, capture: Capture) -> None:
+        # The capture's events are the entries right after it (see provenance.capture).
+        for position, event in enumerate(capture.events):
+            event_index = index + 1 + position
+            self.epcis_event.append(event_row(event_index, index, position, event))
+            for key, role in event_items(event):
+                self.item_ref.append({"item": key, "idx": event_index, "role": role})
+            for source, made in event_edges(event):
+                self.lineage_edge.append({"input": source, "output": made, "idx": event_index})
+
     def write(self, txn: WriteTransaction) -> None:
         """Insert the gathered rows in the batch's transaction."""
-        for name in ("statement", "item_ref", "lineage_edge"):
+        for name in ("statement", "item_ref", "lineage_edge", "epcis_event"):
             txn.insert_projection(name, getattr(self, name))
 
 
@@ -78,7 +93,7 @@ def rebuild(store: SqlStore) -> Registry:
     with store.write() as txn:
         for index, leaf in txn.entries_of_kinds(0, STATEMENT_TYPES):
             entry = decode_leaf(leaf)
-            statement = parse_statement(parse_envelope(entry.payload))
+            statement = registry.resolve_party(parse_statement(parse_envelope(entry.payload)))
             registry.apply(statement, index)
             rows.add(index, entry.time_ms, statement)
         parties, keys = registry.take_dirty_rows()

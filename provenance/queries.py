@@ -166,3 +166,62 @@ def lineage(reader: Reader, start: str, direction: str, depth: int) -> Lineage:
             reader.connection.execute(query, {"keys": frontier}).first()
         )
     return walk
+
+
+# --- EPCIS events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """The subset of the EPCIS 2.0 SimpleEventQuery the ledger answers (values already normalised:
+    times in ms, bizStep as its bare CBV name, EPCs and locations as ledger item keys)."""
+
+    event_types: tuple[str, ...] = ()
+    ge_event_time_ms: int | None = None
+    lt_event_time_ms: int | None = None
+    biz_steps: tuple[str, ...] = ()
+    match_epc: tuple[str, ...] = ()
+    match_any_epc: tuple[str, ...] = ()
+    biz_locations: tuple[str, ...] = ()
+    after: int = -1
+    """Only events whose entry index is above this (the paging cursor)."""
+    limit: int = 30
+
+
+def epcis_events(reader: Reader, query: EventQuery) -> list[tuple[int, int, int]]:
+    """Return (event entry index, capture index, position) of matching events, oldest first."""
+    clauses = ["e.idx > :after"]
+    params: dict[str, Any] = {"after": query.after, "limit": query.limit}
+    binds = []
+    for name, column, values in (
+        ("types", "e.event_type", query.event_types),
+        ("steps", "e.biz_step", query.biz_steps),
+        ("places", "e.biz_location", query.biz_locations),
+    ):
+        if values:
+            clauses.append(f"{column} IN :{name}")
+            params[name] = list(values)
+            binds.append(name)
+    if query.ge_event_time_ms is not None:
+        clauses.append("e.event_time_ms >= :ge")
+        params["ge"] = query.ge_event_time_ms
+    if query.lt_event_time_ms is not None:
+        clauses.append("e.event_time_ms < :lt")
+        params["lt"] = query.lt_event_time_ms
+    if query.match_epc:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM item_ref r WHERE r.idx = e.idx AND r.role = 'subject'"
+            " AND r.item IN :epc)"
+        )
+        params["epc"] = list(query.match_epc)
+        binds.append("epc")
+    if query.match_any_epc:
+        clauses.append("EXISTS (SELECT 1 FROM item_ref r WHERE r.idx = e.idx AND r.item IN :any)")
+        params["any"] = list(query.match_any_epc)
+        binds.append("any")
+    sql = text(
+        "SELECT e.idx, e.capture, e.position FROM epcis_event e WHERE "
+        + " AND ".join(clauses)
+        + " ORDER BY e.idx LIMIT :limit"
+    ).bindparams(*(bindparam(name, expanding=True) for name in binds))
+    return [(int(a), int(b), int(c)) for a, b, c in reader.connection.execute(sql, params)]

@@ -24,6 +24,7 @@ they verified, so that verification can run in parallel, outside the append lock
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,18 @@ class Registry:
         clone.dirty_parties = set(self.dirty_parties)
         clone.dirty_keys = set(self.dirty_keys)
         return clone
+
+    def resolve_party(self, statement: Statement) -> Statement:
+        """Return ``statement`` with its party set: for an EPCIS capture, which names none, the
+        owner of the first registered key that signed it; other statements are returned as they are."""
+        if statement.by:
+            return statement
+        for signature in statement.envelope.signatures:
+            key = self.keys.get(signature.keyid)
+            if key is not None:
+                return dataclasses.replace(statement, by=key.party_id)
+        names = ", ".join(s.keyid for s in statement.envelope.signatures)
+        raise UnknownKeyError(f"no signature is by a registered key (keyids: {names})")
 
     # --- Signature keys -------------------------------------------------------------------------
 

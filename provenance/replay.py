@@ -7,7 +7,8 @@ Rules, each reported as a :class:`~provenance.errors.LogIntegrityError` naming t
 3. ``chain``: each leaf's ``prev`` is the leaf hash of the entry before it (zeros for entry 0).
 4. ``time``: entry times never go backwards.
 5. ``statement``: an entry of a statement kind holds a DSSE envelope whose statement has that type,
-   and its stored digest is the digest of what its signatures sign.
+   and its stored digest is the digest of what its signatures sign; an EPCIS capture is followed
+   by exactly the event entries derived from it, and no event entry stands anywhere else.
 6. ``signature``: every signature by a key registered at that index verifies.
 7. ``registry``: the registry rules (:mod:`provenance.registry`) admit the statement at that index:
    its key was active and its party not suspended at that moment, and it was authorized; a
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 from provenance.attestations import check_references
+from provenance.capture import EVENT, Capture, event_payload
 from provenance.checkpoint import open_checkpoint
 from provenance.dsse import pae
 from provenance.entry import GENESIS_PREV, decode_leaf
@@ -87,6 +89,8 @@ class _ChunkResult:
     first_time: int
     last_time: int
     statements: list[tuple[int, Statement, frozenset[str], frozenset[str]]]
+    derived: dict[int, bytes] = field(default_factory=dict)
+    """Payloads of ``epcis.event`` entries, which replay recomputes from their capture."""
     errors: list[LogIntegrityError] = field(default_factory=list)
     stopped: bool = False
     """The chunk hit an entry it could not place (missing or unreadable): nothing after lines up."""
@@ -150,7 +154,9 @@ def _check_chunk(reader: Reader, start: int, end: int, keys: dict[str, bytes]) -
         last_time = entry.time_ms
         prev = hash_leaf(leaf)
         leaf_hashes.append(prev)
-        if entry.kind in STATEMENT_TYPES:
+        if entry.kind == EVENT:
+            result.derived[row_index] = entry.payload
+        elif entry.kind in STATEMENT_TYPES:
             checked = _check_statement(row_index, entry.kind, entry.payload, digest, keys)
             if isinstance(checked, LogIntegrityError):
                 errors.append(checked)
@@ -386,6 +392,7 @@ def verify_log(
         pending_checkpoints = iter(checkpoints)
         next_checkpoint = next(pending_checkpoints, None)
         tree = _TreeChecker(reader)
+        captures = _CaptureChecker()
         for chunk in _chunks(store, size, keys, workers):
             errors.extend(chunk.errors)
             if chunk.leaf_hashes:
@@ -400,8 +407,13 @@ def verify_log(
             item = next(statements, None)
             for offset, leaf_hash in enumerate(chunk.leaf_hashes):
                 index = chunk.start + offset
+                error = captures.check(index, chunk.derived.get(index))
+                if error is not None:
+                    errors.append(error)
                 if item is not None and item[0] == index:
                     error = _admit(registry, reader, *item)
+                    if error is None and item[1].capture is not None:
+                        error = captures.expect(index, item[1].capture)
                     if error is not None:
                         errors.append(error)
                     result.signatures += len(item[2])
@@ -419,6 +431,9 @@ def verify_log(
                 break  # nothing after a missing or unreadable entry lines up
         else:
             tree.finish()
+            error = captures.check(size, None)
+            if error is not None:
+                errors.append(error)
             if next_checkpoint is not None:
                 errors.append(
                     LogIntegrityError(
@@ -439,6 +454,35 @@ def verify_log(
     return result
 
 
+class _CaptureChecker:
+    """Checks that each EPCIS capture is followed by exactly the event entries derived from it,
+    that no event entry stands anywhere else, and that no eventID is captured twice."""
+
+    def __init__(self) -> None:
+        self.expected: dict[int, bytes] = {}
+        self.event_ids: set[str] = set()
+
+    def expect(self, index: int, capture: Capture) -> LogIntegrityError | None:
+        for position, event in enumerate(capture.events):
+            if event.event_id in self.event_ids:
+                return LogIntegrityError(
+                    index, "registry", f"event {event.event_id} captured twice"
+                )
+            self.event_ids.add(event.event_id)
+            self.expected[index + 1 + position] = event_payload(index, position, event)
+        return None
+
+    def check(self, index: int, derived: bytes | None) -> LogIntegrityError | None:
+        wanted = self.expected.pop(index, None)
+        if wanted is None and derived is None:
+            return None
+        if wanted is None:
+            return LogIntegrityError(index, "statement", "an EPCIS event entry with no capture")
+        if derived != wanted:
+            return LogIntegrityError(index, "statement", "not the event entry its capture derives")
+        return None
+
+
 def _admit(
     registry: Registry,
     reader: Reader,
@@ -451,6 +495,7 @@ def _admit(
     if registered_failures:
         return LogIntegrityError(index, "signature", f"signature by {registered_failures[0]} fails")
     try:
+        statement = registry.resolve_party(statement)
         registry.admit(statement, set(verified), index)
         check_references(
             statement.type,

@@ -22,6 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provenance.attestations import ATTESTATION_TYPES, validate_attestation
+from provenance.capture import CAPTURE, EPCIS_PAYLOAD_TYPE, Capture, parse_capture
 from provenance.dsse import Envelope, pae, sign_envelope
 from provenance.entry import decode_leaf
 from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
@@ -38,7 +39,8 @@ KEY_ADD = "key.add"
 KEY_REVOKE = "key.revoke"
 REGISTRY_TYPES = (PARTY_REGISTER, PARTY_SUSPEND, PARTY_REINSTATE, KEY_ADD, KEY_REVOKE)
 
-STATEMENT_TYPES = REGISTRY_TYPES + ATTESTATION_TYPES
+STATEMENT_TYPES = (*REGISTRY_TYPES, *ATTESTATION_TYPES, CAPTURE)
+"""Entry kinds whose payload is a signed envelope."""
 
 PARTY_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _GLN = re.compile(r"[0-9]{13}")
@@ -48,12 +50,17 @@ MAX_TEXT = 1000
 
 @dataclass(frozen=True)
 class Statement:
-    """A parsed statement and the envelope it came in."""
+    """A parsed statement and the envelope it came in.
+
+    An EPCIS capture names no party in its payload: its ``by`` is empty until the registry
+    resolves it to the owner of the signing key (:meth:`Registry.resolve_party`).
+    """
 
     envelope: Envelope
     type: str
     by: str
     body: dict[str, Any]
+    capture: Capture | None = None
 
     @property
     def digest(self) -> bytes:
@@ -71,9 +78,12 @@ def parse_envelope(data: bytes) -> Envelope:
 
 def parse_statement(envelope: Envelope) -> Statement:
     """Read the statement inside ``envelope``; raise InvalidStatementError if it is not one."""
+    if envelope.payload_type == EPCIS_PAYLOAD_TYPE:
+        return Statement(envelope, CAPTURE, "", {}, parse_capture(envelope))
     if envelope.payload_type != PAYLOAD_TYPE:
         raise InvalidStatementError(
             f"payloadType is {envelope.payload_type!r}; statements use {PAYLOAD_TYPE!r}"
+            f" and EPCIS documents {EPCIS_PAYLOAD_TYPE!r}"
         )
     try:
         body = json.loads(envelope.payload, object_pairs_hook=_no_duplicate_keys)
@@ -82,10 +92,9 @@ def parse_statement(envelope: Envelope) -> Statement:
     if not isinstance(body, dict):
         raise InvalidStatementError("payload must be a JSON object")
     kind = body.get("type")
-    if not isinstance(kind, str) or kind not in STATEMENT_TYPES:
-        raise InvalidStatementError(
-            f"unknown statement type {kind!r}; known: {', '.join(STATEMENT_TYPES)}"
-        )
+    known = (*REGISTRY_TYPES, *ATTESTATION_TYPES)
+    if not isinstance(kind, str) or kind not in known:
+        raise InvalidStatementError(f"unknown statement type {kind!r}; known: {', '.join(known)}")
     by = body.get("by")
     if not isinstance(by, str) or not PARTY_ID.fullmatch(by):
         raise InvalidStatementError("'by' must be the id of the party making the statement")

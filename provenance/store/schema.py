@@ -127,6 +127,26 @@ class LineageEdge(SQLModel, table=True):
     idx: int = Field(sa_column=Column("idx", BigInteger, primary_key=True))
 
 
+class EPCISEventRow(SQLModel, table=True):
+    """Projection: an EPCIS event, by the index of its ``epcis.event`` entry, for the query API."""
+
+    __tablename__ = "epcis_event"
+
+    idx: int = Field(sa_column=Column("idx", LogIndex, primary_key=True, autoincrement=False))
+    capture: int = Field(sa_column=Column("capture", BigInteger, nullable=False))
+    position: int = Field(sa_column=Column("position", Integer, nullable=False))
+    event_id: str = Field(sa_column=Column("event_id", String(512), nullable=False, unique=True))
+    event_type: str = Field(sa_column=Column("event_type", String(32), nullable=False))
+    event_time_ms: int = Field(
+        sa_column=Column("event_time_ms", BigInteger, nullable=False, index=True)
+    )
+    biz_step: str | None = Field(default=None, sa_column=Column("biz_step", String(256)))
+    biz_location: str | None = Field(default=None, sa_column=Column("biz_location", String(512)))
+    read_point: str | None = Field(default=None, sa_column=Column("read_point", String(512)))
+    disposition: str | None = Field(default=None, sa_column=Column("disposition", String(256)))
+    statement_type: str | None = Field(default=None, sa_column=Column("statement_type", String(32)))
+
+
 # The Core tables behind the models, for SQL that the hot paths build directly (SQLModel's
 # ``__table__`` is set by its metaclass, which type checkers cannot see).
 LOG_ENTRY: Table = LogEntry.__table__  # type: ignore[attr-defined]
@@ -137,6 +157,7 @@ PARTY_KEY: Table = PartyKey.__table__  # type: ignore[attr-defined]
 STATEMENT: Table = StatementRow.__table__  # type: ignore[attr-defined]
 ITEM_REF: Table = ItemRef.__table__  # type: ignore[attr-defined]
 LINEAGE_EDGE: Table = LineageEdge.__table__  # type: ignore[attr-defined]
+EPCIS_EVENT: Table = EPCISEventRow.__table__  # type: ignore[attr-defined]
 
 LOG_TABLES = (LOG_ENTRY, MERKLE_TILE, LOG_CHECKPOINT)
-PROJECTION_TABLES = (PARTY, PARTY_KEY, STATEMENT, ITEM_REF, LINEAGE_EDGE)
+PROJECTION_TABLES = (PARTY, PARTY_KEY, STATEMENT, ITEM_REF, LINEAGE_EDGE, EPCIS_EVENT)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from provenance.errors import StoreError
 from provenance.store import migrate
 from provenance.store.schema import (
+    EPCIS_EVENT,
     LOG_CHECKPOINT,
     LOG_ENTRY,
     MERKLE_TILE,
@@ -271,6 +272,18 @@ class WriteTransaction(Reader):
             .where(table.c.digest.in_(list(digests)))
         )
         return {blob(d): int(i) for d, i in rows}
+
+    def existing_event_ids(self, event_ids: Sequence[str]) -> list[str]:
+        """Return those of ``event_ids`` that an earlier capture already recorded."""
+        if not event_ids:
+            return []
+        table = EPCIS_EVENT
+        rows = self.connection.execute(
+            table.select()
+            .with_only_columns(table.c.event_id)
+            .where(table.c.event_id.in_(event_ids))
+        )
+        return [str(r[0]) for r in rows]
 
     def insert_entries(self, rows: Sequence[tuple[int, str, bytes | None, bytes]]) -> None:
         """Insert (index, kind, digest, leaf) rows; the caller has checked that they extend the log."""

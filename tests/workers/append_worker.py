@@ -42,7 +42,15 @@ def main() -> None:
     def run(thread: int) -> None:
         n = 0
         while args.count == 0 or n < args.count:
-            body = {"type": "origin", "by": args.party, "n": f"{args.tag}-{thread}-{n}"}
+            body = {
+                "type": "origin",
+                "by": args.party,
+                "n": f"{args.tag}-{thread}-{n}",
+                "items": ["https://id.gs1.org/01/09506000134352/10/LOT-1"],
+                "place": {"country": "CO"},
+                "producer": "Farm",
+                "date": "2026-07-14",
+            }
             receipt = ledger.submit(sign_statement(body, [party_key]))
             line = json.dumps(
                 {

@@ -1,4 +1,5 @@
-"""Projections of statements: who said what at which index, the items named, lineage edges.
+"""Projections of statements: who said what at which index, the items named, lineage edges, and
+the EPCIS events captured.
 
 Revision ID: 0002
 Revises: 0001
@@ -45,9 +46,26 @@ def upgrade() -> None:
         sa.Column("idx", sa.BigInteger, primary_key=True),
     )
     op.create_index("ix_lineage_edge_output", "lineage_edge", ["output"])
+    op.create_table(
+        "epcis_event",
+        sa.Column("idx", LOG_INDEX, primary_key=True, autoincrement=False),
+        sa.Column("capture", sa.BigInteger, nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("event_id", sa.String(512), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(32), nullable=False),
+        sa.Column("event_time_ms", sa.BigInteger, nullable=False),
+        sa.Column("biz_step", sa.String(256), nullable=True),
+        sa.Column("biz_location", sa.String(512), nullable=True),
+        sa.Column("read_point", sa.String(512), nullable=True),
+        sa.Column("disposition", sa.String(256), nullable=True),
+        sa.Column("statement_type", sa.String(32), nullable=True),
+    )
+    op.create_index("ix_epcis_event_event_time_ms", "epcis_event", ["event_time_ms"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_epcis_event_event_time_ms", "epcis_event")
+    op.drop_table("epcis_event")
     op.drop_index("ix_lineage_edge_output", "lineage_edge")
     op.drop_table("lineage_edge")
     op.drop_index("ix_item_ref_idx", "item_ref")
