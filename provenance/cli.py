@@ -7,6 +7,7 @@ A thin layer over the public core: it parses arguments, calls one function, and 
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,8 +46,6 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
 def cmd_keys_new(args: argparse.Namespace) -> int:
     key = generate_private_key()
     save_private_key(Path(args.path), key)
-    import base64
-
     public = public_key_bytes(key)
     print(f"private key written to {args.path} (mode 0600)")
     print(f"public key: {base64.b64encode(public).decode()}")
@@ -92,6 +91,70 @@ def _verify_with_progress(
         )
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    # The one command that talks to a server; the stdlib client is imported here only, so the
+    # core's modules never load one.
+    import json
+    import urllib.error
+    import urllib.request
+
+    from provenance.checkpoint import open_checkpoint
+    from provenance.dsse import sign_envelope
+    from provenance.keys import load_private_key
+    from provenance.merkle.verify import verify_inclusion
+    from provenance.statements import sign_statement
+
+    key = load_private_key(args.key)
+    data = Path(args.file).read_bytes()
+    base = args.url.rstrip("/")
+    if args.epcis:
+        envelope, path = (
+            sign_envelope("application/ld+json", data, [key]).to_json(),
+            "/epcis/capture",
+        )
+    else:
+        body = json.loads(data)
+        if args.by:
+            body.setdefault("by", args.by)
+        envelope, path = sign_statement(body, [key]), "/api/v1/statements"
+
+    def fetch(url: str, payload: bytes | None = None) -> bytes:
+        request = urllib.request.Request(url, data=payload, method="POST" if payload else "GET")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer: bytes = response.read()
+                return answer
+        except urllib.error.HTTPError as e:
+            problem = e.read().decode(errors="replace")
+            raise SubmitError(f"{e.code} from {url}: {problem}") from e
+        except urllib.error.URLError as e:
+            raise SubmitError(f"cannot reach {url}: {e.reason}") from e
+
+    answer = json.loads(fetch(base + path, envelope))
+    receipt = answer.get("receipt", answer)
+    vkey = args.log_key or fetch(base + "/api/v1/log/key").decode().strip()
+    checkpoint = open_checkpoint(receipt["checkpoint"], [NoteVerifier.from_vkey(vkey)])
+    proof = [base64.b64decode(h) for h in receipt["inclusion_proof"]]
+    verify_inclusion(
+        receipt["index"], checkpoint.size, base64.b64decode(receipt["leaf_hash"]), proof,
+        checkpoint.root_hash,
+    )  # fmt: skip
+    print(json.dumps(answer, indent=2))
+    print(
+        f"receipt verified: entry {receipt['index']} is in the log of {checkpoint.size} entries "
+        f"signed by {checkpoint.origin}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+class SubmitError(ProvenanceError):
+    """The server refused a submission or could not be reached."""
+
+    code = "submit-failed"
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = SqlStore.open(settings.database_url)
@@ -130,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--workers", type=int, help="processes to use (default: one per core)")
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
     verify.set_defaults(func=cmd_verify)
+
+    submit = commands.add_parser("submit", help="sign a statement and submit it to a ledger")
+    submit.add_argument("file", help="the statement (JSON), or an EPCIS document with --epcis")
+    submit.add_argument("--key", required=True, help="the supplier's private key (PEM)")
+    submit.add_argument("--by", help="your party id, if the statement does not say")
+    submit.add_argument("--url", default="http://127.0.0.1:8000", help="the ledger's base URL")
+    submit.add_argument("--epcis", action="store_true", help="FILE is an EPCIS 2.0 document")
+    submit.add_argument("--log-key", help="pin the log's verifier key instead of fetching it")
+    submit.set_defaults(func=cmd_submit)
 
     commands.add_parser("rebuild", help="drop and replay the projections").set_defaults(
         func=cmd_rebuild
