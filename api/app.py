@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from api import errors
 from api.demo import load_demo
 from api.limits import BodyLimitMiddleware
+from api.models import COMMON_PROBLEMS
 from api.routes import epcis, items, log, meta, parties, schemas, statements
 from api.settings import Settings
 from provenance.bootstrap import open_ledger
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        responses=COMMON_PROBLEMS,
     )
     app.state.settings = settings
     errors.install(app)

@@ -13,6 +13,9 @@ from provenance.queries import StatementView
 
 B64 = "standard base64 of a 32-byte SHA-256 hash"
 
+MAX_INDEX = (1 << 62) - 1
+"""The largest log index or size a request may name: well inside every database's 64-bit integer."""
+
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -65,6 +68,31 @@ class StatementPublic(BaseModel):
             corrected_by=view.corrected_by,
             retracted_by=view.retracted_by,
         )
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: what was wrong with the request, with a stable `type` per error."""
+
+    type: str = Field(description="A URI naming the kind of error; stable, one per error.",
+                      examples=["https://provenance.dev/problems/unknown-key"])  # fmt: skip
+    title: str = Field(description="A short, human-readable summary of the kind of error.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What exactly was wrong with this request.")
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry for a problem+json answer."""
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
+    }
+
+
+COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: problem_response("Bad request: the problem's `detail` says what was wrong."),
+    404: problem_response("Not found."),
+    413: problem_response("The request body is over the size limit."),
+}
 
 
 DSSE_ENVELOPE_SCHEMA: dict[str, Any] = {

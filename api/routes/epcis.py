@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import LedgerDep
-from api.models import DSSE_ENVELOPE_SCHEMA, ReceiptPublic
+from api.models import DSSE_ENVELOPE_SCHEMA, MAX_INDEX, ReceiptPublic
 from provenance import queries
 from provenance.capture import ledger_item_key
 from provenance.entry import decode_leaf
@@ -104,7 +104,10 @@ async def capture(request: Request, response: Response, ledger: LedgerDep) -> Ca
 
 
 @router.get("/capture/{capture_id}", response_model=CaptureResult, summary="A capture's outcome")
-def capture_status(ledger: LedgerDep, capture_id: int) -> CaptureResult:
+def capture_status(
+    ledger: LedgerDep,
+    capture_id: Annotated[int, Path(ge=0, le=MAX_INDEX, description="The capture's index.")],
+) -> CaptureResult:
     """The outcome of a capture, as the EPCIS REST binding's capture job."""
     return _capture_result(ledger, capture_id)
 
@@ -165,7 +168,17 @@ def _events(reader: Reader, hits: list[tuple[int, int, int]]) -> list[dict[str, 
     return events
 
 
-@router.get("/events", summary="Query events (EPCIS SimpleEventQuery subset)")
+@router.get(
+    "/events",
+    summary="Query events (EPCIS SimpleEventQuery subset)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "An EPCISQueryDocument (JSON-LD).",
+            "content": {"application/ld+json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def query_events(
     request: Request,
     ledger: LedgerDep,

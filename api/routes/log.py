@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from api.deps import KeysDep, LedgerDep, SettingsDep
-from api.models import B64, ReceiptPublic, b64
+from api.models import B64, MAX_INDEX, ReceiptPublic, b64
 
 router = APIRouter(tags=["log"])
 
@@ -100,8 +100,8 @@ def log_key(keys: KeysDep) -> PlainTextResponse:
 def entries(
     ledger: LedgerDep,
     settings: SettingsDep,
-    start: Annotated[int, Query(ge=0, description="First index, inclusive.")],
-    end: Annotated[int, Query(ge=1, description="Last index, exclusive.")],
+    start: Annotated[int, Query(ge=0, le=MAX_INDEX, description="First index, inclusive.")],
+    end: Annotated[int, Query(ge=1, le=MAX_INDEX, description="Last index, exclusive.")],
 ) -> LogEntries:
     """Entries with `start <= index < end` as exact leaf bytes. As in RFC 6962's get-entries, the
     answer may stop short of `end` (at the log's size, or at the page limit): read `end` in the
@@ -120,7 +120,10 @@ def entries(
 
 
 @router.get("/api/v1/log/entries/{index}", response_model=EntryWithProof, summary="One entry")
-def entry(ledger: LedgerDep, index: int) -> EntryWithProof:
+def entry(
+    ledger: LedgerDep,
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX, description="The entry's index.")],
+) -> EntryWithProof:
     """One entry with the receipt its batch was given: inclusion proof and signed checkpoint."""
     if not 0 <= index < ledger.log.size():
         raise HTTPException(status_code=404, detail=f"no entry at index {index}")
@@ -136,8 +139,8 @@ def entry(ledger: LedgerDep, index: int) -> EntryWithProof:
 @router.get("/api/v1/log/proof/inclusion", response_model=InclusionProof, summary="Inclusion proof")
 def inclusion(
     ledger: LedgerDep,
-    index: Annotated[int, Query(ge=0, description="Index of the entry.")],
-    size: Annotated[int, Query(ge=1, description="Tree size to prove against.")],
+    index: Annotated[int, Query(ge=0, le=MAX_INDEX, description="Index of the entry.")],
+    size: Annotated[int, Query(ge=1, le=MAX_INDEX, description="Tree size to prove against.")],
 ) -> InclusionProof:
     """The RFC 9162 inclusion proof of entry `index` in the tree of the first `size` entries."""
     current = ledger.log.size()
@@ -162,8 +165,12 @@ def inclusion(
 )
 def consistency(
     ledger: LedgerDep,
-    from_size: Annotated[int, Query(alias="from", ge=1, description="The smaller tree size.")],
-    to_size: Annotated[int, Query(alias="to", ge=1, description="The larger tree size.")],
+    from_size: Annotated[
+        int, Query(alias="from", ge=1, le=MAX_INDEX, description="The smaller tree size.")
+    ],
+    to_size: Annotated[
+        int, Query(alias="to", ge=1, le=MAX_INDEX, description="The larger tree size.")
+    ],
 ) -> ConsistencyProof:
     """The RFC 9162 consistency proof that the tree of `to` entries extends the one of `from`."""
     current = ledger.log.size()

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import LedgerDep
-from api.models import DSSE_ENVELOPE_SCHEMA, ReceiptPublic, StatementPublic
+from api.models import DSSE_ENVELOPE_SCHEMA, MAX_INDEX, ReceiptPublic, StatementPublic
 from provenance import queries
 from provenance.dsse import Envelope
 from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
@@ -161,7 +161,8 @@ def _commit_batch(ledger: Ledger, envelopes: list[Any]) -> BatchAnswer:
 
 @router.get("/{index}", response_model=StatementPublic, summary="Read one statement")
 def read(
-    ledger: LedgerDep, index: Annotated[int, Path(ge=0, description="The statement's log index.")]
+    ledger: LedgerDep,
+    index: Annotated[int, Path(ge=0, le=MAX_INDEX, description="The statement's log index.")],
 ) -> StatementPublic:
     """The statement at `index` as signed, with its status (current, corrected, retracted)."""
     with ledger.log.store.read() as reader:
