@@ -47,8 +47,11 @@ def init_keys(directory: Path, origin: str) -> tuple[OperatorKeys, bool]:
     created = False
     for name in (LOG_KEY, OPERATOR_KEY):
         if not (directory / name).exists():
-            save_private_key(directory / name, generate_private_key())
-            created = True
+            try:
+                save_private_key(directory / name, generate_private_key())
+                created = True
+            except FileExistsError:
+                pass  # another process made it first: use theirs, never replace a key
     keys = load_keys(directory, origin)
     (directory / LOG_VKEY).write_text(keys.log_signer.verifier_key() + "\n")
     (directory / OPERATOR_PUB).write_text(

@@ -1,0 +1,359 @@
+"""HTTP benchmarks of the service (issue 3), each beside its reference measured in the same run.
+
+1. Batch submission: presigned statements posted in batches of 1,000 to ``/api/v1/statements/batch``
+   (uvicorn, 2 workers, every signature verified) against the raw Ed25519 verify rate of the library
+   the ledger uses (PyNaCl) times the 2 cores. Target: at least 50%.
+2. Single submissions from 64 concurrent clients: throughput with no pacing, then latency paced at
+   500 submissions per second (p50, p99; target p99 under 50 ms).
+3. Reads (checkpoint, inclusion proof, item) measured with wrk against a plain FastAPI endpoint that
+   returns a small JSON object, both under uvicorn with 2 workers. Target: at least 50%.
+
+Run alone: ``python bench/http_api.py [--quick] [--database sqlite|postgresql|both]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2 as httpx
+import nacl.signing
+
+from common import (
+    Result,
+    postgres_reachable,
+    postgres_schema,
+    print_machine,
+    print_results,
+    rate_result,
+    scratch_dir,
+    sqlite_url,
+    write_json,
+)
+from provenance.keys import generate_private_key, public_key_bytes
+from provenance.statements import sign_statement
+
+ADMIN = "bench-admin-token"
+REPO = Path(__file__).parents[1]
+PLAIN_APP = """
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/plain")
+def plain() -> dict[str, object]:
+    return {"origin": "bench.example/log", "size": 1000, "hashes": ["x" * 44] * 4}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(command: Sequence[str], env: dict[str, str], probe: str) -> Iterator[str]:
+    """Run a server command, wait until ``probe`` answers, yield its base URL, then stop it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*command, "--port", str(port)],
+        env={**os.environ, **env},
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + probe, timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"server did not start: {process.stderr.read() if process.stderr else ''}"
+                    ) from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stderr:
+            process.stderr.close()
+
+
+@contextmanager
+def ledger_server(url: str, scratch: Path) -> Iterator[str]:
+    env = {
+        "PROVENANCE_DATABASE_URL": url,
+        "PROVENANCE_KEYS_DIR": str(scratch / "keys"),
+        "PROVENANCE_ADMIN_TOKEN": ADMIN,
+    }
+    command = [sys.executable, "-m", "api", "--workers", "2", "--no-demo", "--log-level", "warning"]
+    with serve(command, env, "/") as base:
+        yield base
+
+
+def register(base: str, party: str) -> nacl.signing.SigningKey:
+    key = generate_private_key()
+    public = base64.b64encode(public_key_bytes(key)).decode()
+    body = {"id": party, "role": "supplier", "name": party, "keys": [public]}
+    response = httpx.post(
+        base + "/api/v1/parties", json=body, headers={"Authorization": f"Bearer {ADMIN}"}
+    )
+    response.raise_for_status()
+    return key  # type: ignore[return-value]
+
+
+def statements(key: object, party: str, start: int, count: int) -> list[bytes]:
+    out = []
+    for n in range(start, start + count):
+        body = {
+            "type": "origin", "by": party, "n": n,
+            "items": [f"https://id.gs1.org/01/09506000134352/10/H-{n % 1000:03d}"],
+            "place": {"country": "CO", "region": "Huila"}, "producer": "Finca", "date": "2026-07-14",
+            "quantity": {"value": 1200, "unit": "kg"},
+        }  # fmt: skip
+        out.append(sign_statement(body, [key]))  # type: ignore[list-item]
+    return out
+
+
+def raw_verify_rate(messages: list[bytes], seconds: float = 2.0) -> float:
+    """Single-core PyNaCl verifications per second over real statement signatures."""
+    from provenance.dsse import Envelope, pae
+
+    envelopes = [Envelope.from_json(m) for m in messages[:2000]]
+    # What the ledger verifies per statement: the PAE message, the signature, the party's key.
+    jobs = []
+    for envelope in envelopes:
+        jobs.append((pae(envelope.payload_type, envelope.payload), envelope.signatures[0].sig))
+    done = 0
+    start = time.perf_counter()
+    verify_key = VERIFY_KEY[0]
+    while time.perf_counter() - start < seconds:
+        for message, signature in jobs:
+            verify_key.verify(message, signature)
+        done += len(jobs)
+    return done / (time.perf_counter() - start)
+
+
+VERIFY_KEY: list[nacl.signing.VerifyKey] = []
+
+
+def bench_batch(base: str, key: object, runs: int, per_run: int) -> tuple[list[float], list[float]]:
+    ours, reference = [], []
+    for run in range(runs):
+        signed = statements(key, "farm", run * per_run, per_run)
+        bodies = [
+            json.dumps({"envelopes": [json.loads(s) for s in signed[i : i + 1000]]}).encode()
+            for i in range(0, len(signed), 1000)
+        ]
+        pending = list(bodies)
+        lock = threading.Lock()
+        errors: list[str] = []
+
+        def worker() -> None:
+            with httpx.Client(timeout=120) as client:
+                while True:
+                    with lock:
+                        if not pending:
+                            return
+                        body = pending.pop()
+                    answer = client.post(base + "/api/v1/statements/batch", content=body,
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+                    if answer.status_code != 200 or answer.json()["refused"]:
+                        errors.append(answer.text[:300])
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - start
+        if errors:
+            raise RuntimeError(errors[0])
+        ours.append(per_run / elapsed)
+        reference.append(raw_verify_rate(signed) * 2)
+    return ours, reference
+
+
+def bench_single(
+    base: str, key: object, clients: int, seconds: float, paced_rate: float
+) -> dict[str, float]:
+    signed = iter(statements(key, "farm", 10_000_000, int(paced_rate * seconds * 1.2) + 20_000))
+    lock = threading.Lock()
+
+    def take() -> bytes:
+        with lock:
+            return next(signed)
+
+    def run(paced: bool) -> tuple[int, list[float], float]:
+        latencies: list[float] = []
+        failures = [0]
+        stop = time.perf_counter() + seconds
+        interval = clients / paced_rate
+
+        def client_loop(offset: int) -> None:
+            with httpx.Client(timeout=30) as client:
+                next_at = time.perf_counter() + offset * interval / clients
+                while True:
+                    if paced:
+                        delay = next_at - time.perf_counter()
+                        if delay > 0:
+                            time.sleep(delay)
+                        next_at += interval
+                    if time.perf_counter() >= stop:
+                        return
+                    body = take()
+                    sent = time.perf_counter()
+                    response = client.post(base + "/api/v1/statements", content=body)
+                    took = time.perf_counter() - sent
+                    if response.status_code != 201:
+                        failures[0] += 1
+                    latencies.append(took)
+
+        threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return failures[0], latencies, time.perf_counter() - start
+
+    failed, latencies, elapsed = run(paced=False)
+    throughput = len(latencies) / elapsed
+    failed_paced, paced, paced_elapsed = run(paced=True)
+    paced.sort()
+    return {
+        "throughput": throughput,
+        "failed": failed + failed_paced,
+        "paced_rate": len(paced) / paced_elapsed,
+        "p50_ms": paced[len(paced) // 2] * 1000,
+        "p99_ms": paced[int(len(paced) * 0.99)] * 1000,
+    }
+
+
+def wrk(url: str, seconds: int) -> float:
+    """Requests per second wrk measures against ``url`` (2 threads, 64 connections)."""
+    out = subprocess.run(
+        ["wrk", "-t2", "-c64", f"-d{seconds}s", url], capture_output=True, text=True, check=True
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if match is None or errors:
+        raise RuntimeError(f"wrk failed or saw errors:\n{out}")
+    return float(match.group(1))
+
+
+def bench_reads(
+    base: str, plain: str, runs: int, seconds: int
+) -> dict[str, tuple[list[float], list[float]]]:
+    size = int(httpx.get(base + "/").json()["size"])
+    paths = {
+        "checkpoint": "/checkpoint",
+        "inclusion proof": f"/api/v1/log/proof/inclusion?index={size // 2}&size={size}",
+        "item": "/api/v1/items/01/09506000134352/10/H-007",
+    }
+    for path in paths.values():
+        httpx.get(base + path).raise_for_status()
+    results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in paths}
+    for _ in range(runs):
+        for name, path in paths.items():
+            results[name][0].append(wrk(base + path, seconds))
+            results[name][1].append(wrk(plain + "/plain", seconds))
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> list[Result]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one run")
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for the read benchmarks: apt-get install wrk")
+    runs = 1 if args.quick else 3
+    per_run = 2000 if args.quick else 10_000
+    seconds = 3 if args.quick else 10
+    print_machine()
+    backends = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    if "postgresql" in backends and not postgres_reachable():
+        raise SystemExit("PostgreSQL is not reachable at 127.0.0.1:5432")
+    results: list[Result] = []
+    details: dict[str, object] = {}
+    plain_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "provenance-bench-plain"
+    plain_dir.mkdir(exist_ok=True)
+    (plain_dir / "plain_app.py").write_text(PLAIN_APP)
+    plain_command = [sys.executable, "-m", "uvicorn", "plain_app:app", "--workers", "2",
+                     "--log-level", "warning", "--app-dir", str(plain_dir)]  # fmt: skip
+    for backend in backends:
+        with scratch_dir("http") as scratch, _database(backend, scratch) as url:
+            with ledger_server(url, scratch) as base:
+                key = register(base, "farm")
+                VERIFY_KEY[:] = [nacl.signing.VerifyKey(public_key_bytes(key))]  # type: ignore[arg-type]
+                ours, reference = bench_batch(base, key, runs, per_run)
+                results.append(
+                    rate_result(
+                        "http batch", f"statements/s ({backend}, 2 workers)", ours, reference,
+                        "stmt/s", 0.5, note="reference: PyNaCl verify, one core, × 2 cores",
+                    )
+                )  # fmt: skip
+                single = bench_single(base, key, 64, seconds, 500)
+                details[f"single {backend}"] = single
+                results.append(Result("http single", f"64 clients, unpaced ({backend})",
+                                      single["throughput"], None, "stmt/s", None, "report", None))  # fmt: skip
+                results.append(
+                    Result(
+                        "http single", f"p99 at {single['paced_rate']:.0f}/s paced ({backend})",
+                        single["p99_ms"], 50.0, "ms", 50.0 / single["p99_ms"], "p99 < 50 ms",
+                        single["p99_ms"] < 50 and single["failed"] == 0,
+                        note=f"p50 {single['p50_ms']:.1f} ms; {single['failed']:.0f} failed",
+                    )
+                )  # fmt: skip
+                if backend == backends[0]:
+                    with serve(plain_command, {}, "/plain") as plain:
+                        reads = bench_reads(base, plain, runs, seconds)
+                    for name, (mine, plain_rates) in reads.items():
+                        results.append(
+                            rate_result(
+                                "http reads",
+                                f"{name} req/s ({backend})",
+                                mine,
+                                plain_rates,
+                                "req/s",
+                                0.5,
+                                note="reference: plain FastAPI JSON endpoint",
+                            )  # fmt: skip
+                        )
+    print_results(results, "HTTP service")
+    if args.json:
+        write_json(results, args.json, {"details": details})
+    return results
+
+
+@contextmanager
+def _database(backend: str, scratch: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield sqlite_url(scratch / "http.db")
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+if __name__ == "__main__":
+    main()
