@@ -55,9 +55,9 @@ class CaptureResult(BaseModel):
 
     capture_id: str = Field(alias="captureID", description="The capture's log index.")
     running: bool = Field(False, description="Always false: capture is synchronous and durable.")
-    success: bool = True
+    success: bool = Field(True, description="Whether the capture was appended (always, if 202).")
     receipt: ReceiptPublic = Field(description="Receipt of the capture entry.")
-    events: list[CapturedEvent]
+    events: list[CapturedEvent] = Field(description="The captured events, in document order.")
 
 
 def _capture_result(ledger: Ledger, index: int) -> CaptureResult:

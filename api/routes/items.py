@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import LedgerDep
@@ -19,6 +19,14 @@ from provenance import queries
 from provenance.gs1.digital_link import DigitalLinkError
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+ItemPath = Annotated[
+    str,
+    Path(
+        description="The item's GS1 Digital Link path: `01/<GTIN-14>[/10/<lot>][/21/<serial>]`.",
+        examples=["01/09506000134376/10/R-2026-112"],
+    ),
+]
 
 
 class RecallPublic(BaseModel):
@@ -38,7 +46,7 @@ class ItemPublic(BaseModel):
     covered_by: list[str] = Field(
         description="This item and the levels above it that speak for it."
     )
-    statements: list[StatementPublic]
+    statements: list[StatementPublic] = Field(description="Every statement about it, in log order.")
     recalls: list[RecallPublic] = Field(description="Recalls of this item or of anything upstream.")
     upstream: list[str] = Field(description="Items it was made from, at any depth.")
     downstream: list[str] = Field(description="Items made from it, at any depth.")
@@ -47,19 +55,19 @@ class ItemPublic(BaseModel):
 class LineageEdgePublic(BaseModel):
     """A transformation made `output` from `input`."""
 
-    input: str
-    output: str
+    input: str = Field(description="The input item's Digital Link path.")
+    output: str = Field(description="The output item's Digital Link path.")
     index: int = Field(description="Log index of the transformation statement.")
 
 
 class LineagePublic(BaseModel):
     """The items reached from `item`, with their distance, and the edges walked."""
 
-    item: str
-    direction: Literal["upstream", "downstream"]
+    item: str = Field(description="The item the walk started from.")
+    direction: Literal["upstream", "downstream"] = Field(description="Which way it walked.")
     depth: int = Field(description="The depth limit used.")
     nodes: dict[str, int] = Field(description="Item path -> distance from `item`.")
-    edges: list[LineageEdgePublic]
+    edges: list[LineageEdgePublic] = Field(description="The transformation edges walked.")
     truncated: bool = Field(description="True if the walk stopped at the limit with more to see.")
 
 
@@ -75,9 +83,14 @@ def _keys(item: str) -> queries.ItemKeys:
 @router.get("/{item:path}/lineage", response_model=LineagePublic, summary="An item's lineage")
 def get_lineage(
     ledger: LedgerDep,
-    item: str,
-    direction: Annotated[Literal["upstream", "downstream"], Query()] = "upstream",
-    depth: Annotated[int, Query(ge=1, le=queries.MAX_LINEAGE_DEPTH)] = 10,
+    item: ItemPath,
+    direction: Annotated[
+        Literal["upstream", "downstream"],
+        Query(description="`upstream` to every origin, `downstream` to what was made from it."),
+    ] = "upstream",
+    depth: Annotated[
+        int, Query(ge=1, le=queries.MAX_LINEAGE_DEPTH, description="How many steps to walk.")
+    ] = 10,
 ) -> LineagePublic:
     """Walk transformations from the item, upstream to its origins or downstream to what was made
     from it."""
@@ -95,7 +108,7 @@ def get_lineage(
 
 
 @router.get("/{item:path}", response_model=ItemPublic, summary="Everything about an item")
-def get_item(ledger: LedgerDep, item: str) -> ItemPublic:
+def get_item(ledger: LedgerDep, item: ItemPath) -> ItemPublic:
     """Every statement about the item (and, for a serial, its lot), the recalls that reach it, and
     the items upstream and downstream of it."""
     keys = _keys(item)

@@ -36,7 +36,7 @@ class LogEntries(BaseModel):
 
     start: int = Field(description="Index of the first entry returned.")
     end: int = Field(description="One past the index of the last entry returned.")
-    entries: list[LogEntryPublic]
+    entries: list[LogEntryPublic] = Field(description="The entries, in index order.")
 
 
 class InclusionProof(BaseModel):

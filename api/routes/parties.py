@@ -56,7 +56,10 @@ class PartyCreate(PartyBase):
 class Reason(BaseModel):
     """Why: shown publicly with the decision."""
 
-    reason: str = Field(min_length=1, max_length=1000, examples=["Breach of terms, section 4.2"])
+    reason: str = Field(
+        min_length=1, max_length=1000, description="The public reason.",
+        examples=["Breach of terms, section 4.2"],
+    )  # fmt: skip
 
 
 class KeyPublic(BaseModel):
@@ -66,18 +69,20 @@ class KeyPublic(BaseModel):
     public_key: str = Field(description="base64 of the 32-byte Ed25519 public key.")
     added_at: int = Field(description="Log index of the entry that added it.")
     revoked_at: int | None = Field(description="Log index of its revocation, if revoked.")
-    revoke_reason: str | None = None
-    status: Literal["active", "revoked"]
+    revoke_reason: str | None = Field(None, description="Why it was revoked, if it was.")
+    status: Literal["active", "revoked"] = Field(description="Whether it may still sign.")
 
 
 class PartyPublic(PartyBase):
     """A party, its status and keys."""
 
-    status: Literal["active", "suspended"]
+    status: Literal["active", "suspended"] = Field(
+        description="Suspended parties sign nothing new."
+    )
     status_reason: str | None = Field(description="The public reason for the current status.")
     registered_at: int = Field(description="Log index of its registration.")
     updated_at: int = Field(description="Log index of its last status change.")
-    keys: list[KeyPublic]
+    keys: list[KeyPublic] = Field(description="Every key it has had, with its status.")
 
 
 class PartyDetail(PartyPublic):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from provenance.attestations import ATTESTATION_TYPES, schema
@@ -18,8 +19,22 @@ def index() -> dict[str, list[str]]:
     return {"schemas": [f"/schemas/{t}/v1.json" for t in ATTESTATION_TYPES]}
 
 
-@router.get("/{statement_type}/v1.json", summary="One statement schema")
-def get_schema(statement_type: str) -> JSONResponse:
+@router.get(
+    "/{statement_type}/v1.json",
+    summary="One statement schema",
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "description": "A JSON Schema (draft 2020-12).",
+            "content": {"application/schema+json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+def get_schema(
+    statement_type: Annotated[
+        str, PathParam(description="The statement type, e.g. `origin`.", examples=["origin"])
+    ],
+) -> JSONResponse:
     """The JSON Schema (draft 2020-12) of version 1 of a statement type, with an example."""
     if statement_type not in ATTESTATION_TYPES:
         raise HTTPException(status_code=404, detail=f"no statement type {statement_type!r}")

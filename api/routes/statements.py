@@ -48,7 +48,7 @@ class BatchAnswer(BaseModel):
 
     appended: int = Field(description="How many envelopes got a receipt.")
     refused: int = Field(description="How many were refused; nothing of theirs was appended.")
-    results: list[BatchResult]
+    results: list[BatchResult] = Field(description="One result per envelope, in request order.")
 
 
 def _problem(error: AppendRefused) -> dict[str, Any]:

@@ -72,3 +72,19 @@ def test_no_server_errors_and_responses_match_the_schema(api_schema: Any) -> Non
         except (Exception, BaseExceptionGroup) as e:  # report every operation's failure at once
             failures.append(f"{operation.method.upper()} {operation.path}: {e}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_every_field_and_parameter_is_described(api_schema: Any) -> None:
+    document = api_schema.raw_schema
+    builtin = {"HTTPValidationError", "ValidationError"}
+    for name, component in document["components"]["schemas"].items():
+        if name in builtin:
+            continue
+        for prop, spec in component.get("properties", {}).items():
+            referenced = "$ref" in spec or any("$ref" in s for s in spec.get("anyOf", []))
+            assert referenced or spec.get("description"), f"{name}.{prop} has no description"
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for parameter in operation.get("parameters", []):
+                described = parameter.get("description") or parameter["schema"].get("description")
+                assert described, f"{method.upper()} {path}: parameter {parameter['name']}"
