@@ -30,6 +30,7 @@ MAGIC = b"prov-entry/v1"
 GENESIS_PREV = bytes(HASH_SIZE)
 """The ``prev`` of entry 0: there is no entry before it."""
 
+_valid_kinds: set[str] = set()  # kinds already checked: the check is on every append's hot path
 _KIND = re.compile(rb"[a-z0-9][a-z0-9.\-]{0,63}")
 _DECIMAL = re.compile(rb"0|[1-9][0-9]{0,18}")
 
@@ -62,14 +63,15 @@ def encode_leaf(index: int, time_ms: int, kind: str, prev: bytes, payload: bytes
     """Return the leaf bytes of an entry; ``index`` and ``time_ms`` must be non-negative."""
     if index < 0 or time_ms < 0:
         raise ValueError("index and time must be non-negative")
-    if not valid_kind(kind):
-        raise ValueError(f"invalid entry kind {kind!r}")
     if len(prev) != HASH_SIZE:
         raise ValueError("prev must be a 32-byte hash")
-    header = b" ".join(
-        (MAGIC, str(index).encode(), str(time_ms).encode(), kind.encode(), base64.b64encode(prev))
-    )
-    return header + b"\n" + payload
+    if kind not in _valid_kinds:
+        if not valid_kind(kind):
+            raise ValueError(f"invalid entry kind {kind!r}")
+        _valid_kinds.add(kind)
+    return b"prov-entry/v1 %d %d %s %s\n%s" % (
+        index, time_ms, kind.encode(), base64.b64encode(prev), payload,
+    )  # fmt: skip
 
 
 def decode_leaf(leaf: bytes) -> Entry:

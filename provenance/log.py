@@ -12,6 +12,7 @@ decides what may be appended and calls :meth:`Log.batch`.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -22,8 +23,8 @@ from dataclasses import dataclass, field
 from provenance.checkpoint import Checkpoint, sign_checkpoint
 from provenance.entry import GENESIS_PREV, decode_leaf, encode_leaf, valid_kind
 from provenance.errors import EmptyPayloadError, PayloadTooLargeError, StoreError
-from provenance.merkle.compact import CompactRange
-from provenance.merkle.hashing import EMPTY_ROOT, hash_leaf
+from provenance.merkle.compact import root_from_range
+from provenance.merkle.hashing import EMPTY_ROOT, LEAF_PREFIX
 from provenance.merkle.proof import NodeID, consistency_proof, inclusion_proof
 from provenance.note import NoteSigner
 from provenance.store.sql import SqlStore, WriteTransaction
@@ -31,6 +32,7 @@ from provenance.tiles import (
     TILE_WIDTH,
     Tile,
     TileKey,
+    TileTree,
     read_nodes,
     tile_for_node,
     tiles_at_right_edge,
@@ -44,27 +46,66 @@ FULL_TILE_CACHE = 2048
 """How many full tiles (immutable, 16 KiB each) a log keeps in memory to answer proofs."""
 
 
-@dataclass(frozen=True, slots=True)
+Prover = Callable[[int, int], Sequence[bytes]]
+"""Computes the inclusion proof of (index, tree size)."""
+
+
 class Receipt:
     """Proof that an entry is in the log: its index and leaf hash, and an inclusion proof against
-    the signed checkpoint of the batch that committed it."""
+    the signed checkpoint of the batch that committed it.
 
-    index: int
-    leaf_hash: bytes
-    tree_size: int
-    inclusion_proof: tuple[bytes, ...]
-    checkpoint: str
+    The proof is computed when first read, from the tiles the batch held in memory: a batch of a
+    thousand appends does not pay for a thousand proofs that its caller may never look at.
+    """
+
+    __slots__ = ("_proof", "_prover", "checkpoint", "index", "leaf_hash", "tree_size")
+
+    def __init__(
+        self,
+        index: int,
+        leaf_hash: bytes,
+        tree_size: int,
+        checkpoint: str,
+        prover: Prover,
+    ) -> None:
+        self.index = index
+        self.leaf_hash = leaf_hash
+        self.tree_size = tree_size
+        self.checkpoint = checkpoint
+        self._prover = prover
+        self._proof: tuple[bytes, ...] | None = None
+
+    @property
+    def inclusion_proof(self) -> tuple[bytes, ...]:
+        """The RFC 9162 inclusion proof of the entry in the checkpoint's tree."""
+        if self._proof is None:
+            self._proof = tuple(self._prover(self.index, self.tree_size))
+        return self._proof
+
+    def _key(self) -> tuple[int, bytes, int, str, tuple[bytes, ...]]:
+        return (self.index, self.leaf_hash, self.tree_size, self.checkpoint, self.inclusion_proof)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Receipt) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.leaf_hash, self.tree_size))
+
+    def __repr__(self) -> str:
+        return f"Receipt(index={self.index}, tree_size={self.tree_size})"
 
 
 @dataclass
 class _Edge:
-    """The right edge of the tree at ``size``: all an append needs to know about what came before."""
+    """The right edge of the tree: all an append needs to know about what came before."""
 
-    size: int
-    range: CompactRange
-    tiles: dict[TileKey, Tile]
+    tree: TileTree
     last_leaf_hash: bytes
     last_time_ms: int
+
+    @property
+    def size(self) -> int:
+        return self.tree.size
 
 
 @dataclass
@@ -158,10 +199,10 @@ class Log:
                 batch = Batch(self, txn, edge.size, now_ms)
                 yield batch
                 if batch.pending:
-                    batch_edge, dirty = self._extend(edge, batch)
+                    batch_edge, dirty, leaf_hashes = self._extend(edge, batch)
                     txn.put_tiles(dirty.values())
                     note = sign_checkpoint(
-                        Checkpoint(self.origin, batch_edge.size, batch_edge.range.root()),
+                        Checkpoint(self.origin, batch_edge.size, batch_edge.tree.root()),
                         self.signer,
                     )
                     txn.insert_checkpoint(batch_edge.size, note)
@@ -170,9 +211,12 @@ class Log:
             # Committed: from here on the new edge is the truth, and receipts may be handed out.
             self._edge = batch_edge
             self._remember_full_tiles(t for t in dirty.values() if t.width == TILE_WIDTH)
-            tiles = dict(batch_edge.tiles)
-            tiles.update(dirty)
-            batch.receipts = self._receipts(batch, batch_edge, note, tiles)
+            prover = self._prover(dirty)
+            size = batch_edge.size
+            batch.receipts = [
+                Receipt(batch.start + n, leaf_hash, size, note, prover)
+                for n, leaf_hash in enumerate(leaf_hashes)
+            ]
 
     def append(self, entries: Sequence[tuple[str, bytes]]) -> list[Receipt]:
         """Append (kind, payload) entries in one batch and return their receipts."""
@@ -185,70 +229,43 @@ class Log:
         size = txn.size()
         edge = self._edge
         if edge is not None and edge.size == size:
-            # Nobody else appended since our last batch: our cached edge is current. Copy the tiles
-            # so that a batch that fails leaves the cache as it was.
-            tiles = {k: Tile(k, [bytearray(lv) for lv in t.levels]) for k, t in edge.tiles.items()}
-            compact = CompactRange.from_hashes(size, list(edge.range.hashes))
-            return _Edge(size, compact, tiles, edge.last_leaf_hash, edge.last_time_ms)
+            # Nobody else appended since our last batch: our cached edge is current. A batch
+            # extends a copy, so that one that fails leaves the cache as it was.
+            return _Edge(edge.tree.copy(), edge.last_leaf_hash, edge.last_time_ms)
         if size == 0:
-            return _Edge(0, CompactRange(), {}, GENESIS_PREV, 0)
+            return _Edge(TileTree(), GENESIS_PREV, 0)
         keys = set(tiles_at_right_edge(size))
         keys.add(tile_for_node(0, size - 1)[0])
         tiles = txn.tiles(keys)
-        nodes = _right_edge_nodes(size)
         try:
-            edge_hashes = read_nodes(tiles, nodes)
+            tree = TileTree.from_tiles(size, tiles)
             last_leaf_hash = read_nodes(tiles, [(0, size - 1)])[0]
-        except (KeyError, IndexError) as e:
+        except (KeyError, IndexError, ValueError) as e:
             raise StoreError(f"stored tiles do not cover a tree of size {size}: {e}") from e
         last_leaf = txn.leaf(size - 1)
         if last_leaf is None:
             raise StoreError(f"entry {size - 1} is missing")
-        right_edge = {k: tiles[k] for k in tiles_at_right_edge(size) if k in tiles}
-        return _Edge(
-            size,
-            CompactRange.from_hashes(size, edge_hashes),
-            right_edge,
-            last_leaf_hash,
-            decode_leaf(last_leaf).time_ms,
-        )
+        return _Edge(tree, last_leaf_hash, decode_leaf(last_leaf).time_ms)
 
-    def _extend(self, edge: _Edge, batch: Batch) -> tuple[_Edge, dict[TileKey, Tile]]:
-        """Hash, chain and insert the batch's entries; return the new edge and the changed tiles."""
-        now_ms = batch.time_ms
+    def _extend(self, edge: _Edge, batch: Batch) -> tuple[_Edge, dict[TileKey, Tile], list[bytes]]:
+        """Hash, chain and insert the batch's entries; return the new edge, the changed tiles and
+        the new leaf hashes."""
+        time_ms = batch.time_ms
         prev = edge.last_leaf_hash
-        compact = edge.range
-        tiles = edge.tiles
-        dirty: dict[TileKey, Tile] = {}
         rows = []
-        for offset, entry in enumerate(batch.pending):
-            index = edge.size + offset
-            leaf = encode_leaf(index, now_ms, entry.kind, prev, entry.payload)
-            prev = hash_leaf(leaf)
+        leaf_hashes = []
+        index = edge.size
+        for entry in batch.pending:
+            leaf = encode_leaf(index, time_ms, entry.kind, prev, entry.payload)
+            digest = hashlib.sha256(LEAF_PREFIX)
+            digest.update(leaf)
+            prev = digest.digest()
+            leaf_hashes.append(prev)
             rows.append((index, entry.kind, entry.digest, leaf))
-            for node, node_hash in compact.append(prev):
-                key, inner_level, node_offset = tile_for_node(node.level, node.index)
-                tile = tiles.get(key)
-                if tile is None:
-                    tile = tiles[key] = Tile(key)
-                tile.add(inner_level, node_offset, node_hash)
-                dirty[key] = tile
+            index += 1
         batch.txn.insert_entries(rows)
-        size = edge.size + len(batch.pending)
-        edge_tiles = {k: tiles[k] for k in tiles_at_right_edge(size) if k in tiles}
-        return _Edge(size, compact, edge_tiles, prev, now_ms), dirty
-
-    def _receipts(
-        self, batch: Batch, edge: _Edge, note: str, tiles: Mapping[TileKey, Tile]
-    ) -> list[Receipt]:
-        size = edge.size
-        reader = self._node_reader(tiles)
-        receipts = []
-        for index in range(batch.start, size):
-            proof = inclusion_proof(index, size, reader)
-            leaf_hash = reader([NodeID(0, index)])[0]
-            receipts.append(Receipt(index, leaf_hash, size, tuple(proof), note))
-        return receipts
+        changed = edge.tree.extend(leaf_hashes)
+        return _Edge(edge.tree, prev, time_ms), changed, leaf_hashes
 
     # --- Reading --------------------------------------------------------------------------------
 
@@ -268,7 +285,7 @@ class Log:
         if size == 0:
             return EMPTY_ROOT
         nodes = [NodeID(level, index) for level, index in _right_edge_nodes(size)]
-        return CompactRange.from_hashes(size, self._node_reader()(nodes)).root()
+        return root_from_range(size, self._node_reader()(nodes))
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """Return the RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
@@ -298,14 +315,22 @@ class Log:
         if found is None:
             raise ValueError(f"no checkpoint covers entry {index}")
         size, note = found
-        reader_fn = self._node_reader()
-        proof = inclusion_proof(index, size, reader_fn)
-        return Receipt(index, reader_fn([NodeID(0, index)])[0], size, tuple(proof), note)
+        read_node = self._node_reader()
+        return Receipt(index, read_node([NodeID(0, index)])[0], size, note, self._prover())
 
     def _check_size(self, size: int) -> None:
         current = self.size()
         if size > current:
             raise ValueError(f"the log has {current} entries, not {size}")
+
+    def _prover(self, known: Mapping[TileKey, Tile] | None = None) -> Prover:
+        """Return a function computing inclusion proofs from ``known`` tiles, the cache or the store."""
+        reader = self._node_reader(known)
+
+        def prove(index: int, size: int) -> list[bytes]:
+            return inclusion_proof(index, size, reader)
+
+        return prove
 
     def _node_reader(
         self, known: Mapping[TileKey, Tile] | None = None

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from provenance.merkle.hashing import HASH_SIZE, hash_children
+from provenance.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -125,3 +125,94 @@ def read_nodes(tiles: Mapping[TileKey, Tile], nodes: Iterable[tuple[int, int]]) 
         key, inner_level, offset = tile_for_node(level, index)
         hashes.append(tiles[key].node(inner_level, offset))
     return hashes
+
+
+def split_hashes(data: bytes | bytearray) -> list[bytes]:
+    """Split concatenated 32-byte hashes into a list."""
+    return [bytes(data[i : i + HASH_SIZE]) for i in range(0, len(data), HASH_SIZE)]
+
+
+def perfect_root(nodes: Sequence[bytes]) -> bytes:
+    """Return the root of a perfect subtree whose leaves (or base nodes) are ``nodes``."""
+    level = list(nodes)
+    while len(level) > 1:
+        level = [hash_children(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+class TileTree:
+    """The right edge of a tiled Merkle tree, extended a batch at a time.
+
+    For each tile level it keeps the base nodes of the partly filled tile at the right edge; that is
+    all an append needs. :meth:`extend` adds a batch of leaf hashes and returns every tile the batch
+    touched, rebuilt whole from its base level with tight list comprehensions: about one hash per
+    leaf, instead of walking a compact range node by node.
+    """
+
+    def __init__(self, size: int = 0, edge: Mapping[int, Sequence[bytes]] | None = None) -> None:
+        self.size = size
+        self.edge: dict[int, list[bytes]] = {level: list(b) for level, b in (edge or {}).items()}
+        for level, base in self.edge.items():
+            if len(base) != (size >> (TILE_HEIGHT * level)) % TILE_WIDTH:
+                raise ValueError(
+                    f"tile level {level} holds {len(base)} nodes, not what {size} needs"
+                )
+
+    @classmethod
+    def from_tiles(cls, size: int, tiles: Mapping[TileKey, Tile]) -> TileTree:
+        """Restore the edge of a tree of ``size`` leaves from its stored right-edge tiles."""
+        edge = {}
+        for key in tiles_at_right_edge(size):
+            tile = tiles[key]
+            width = (size >> (TILE_HEIGHT * key[0])) % TILE_WIDTH
+            edge[key[0]] = split_hashes(tile.levels[0][: width * HASH_SIZE])
+        return cls(size, edge)
+
+    def copy(self) -> TileTree:
+        """Return an independent copy (a batch extends a copy, so that a failure leaves this one)."""
+        return TileTree(self.size, self.edge)
+
+    def extend(self, leaf_hashes: Sequence[bytes]) -> dict[TileKey, Tile]:
+        """Add leaf hashes; return the tiles they changed or completed, keyed by tile address."""
+        changed: dict[TileKey, Tile] = {}
+        incoming: Sequence[bytes] = leaf_hashes
+        level = 0
+        while incoming:
+            base = self.edge.get(level, [])
+            index = ((self.size >> (TILE_HEIGHT * level)) - len(base)) // TILE_WIDTH
+            roots: list[bytes] = []
+            position = 0
+            while position < len(incoming):
+                room = TILE_WIDTH - len(base)
+                base.extend(incoming[position : position + room])
+                position += room
+                if len(base) == TILE_WIDTH:
+                    tile = build_tile((level, index), base)
+                    changed[tile.key] = tile
+                    roots.append(hash_children(tile.node(7, 0), tile.node(7, 1)))
+                    base = []
+                    index += 1
+            if base:
+                changed[(level, index)] = build_tile((level, index), base)
+            self.edge[level] = base
+            incoming = roots
+            level += 1
+        self.size += len(leaf_hashes)
+        return changed
+
+    def root(self) -> bytes:
+        """Return the root hash of the tree (the empty tree's root when it has no leaves)."""
+        if self.size == 0:
+            return EMPTY_ROOT
+        subtrees: list[bytes] = []  # perfect subtree roots, largest first
+        for level in sorted(self.edge, reverse=True):
+            nodes = self.edge[level]
+            start = 0
+            for height in range(TILE_HEIGHT - 1, -1, -1):
+                if len(nodes) - start >= 1 << height:
+                    subtrees.append(perfect_root(nodes[start : start + (1 << height)]))
+                    start += 1 << height
+        root = subtrees[-1]
+        for subtree in reversed(subtrees[:-1]):
+            root = hash_children(subtree, root)
+        return root
