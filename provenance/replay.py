@@ -25,6 +25,7 @@ through the registry and the Merkle tree. The first bad index is the smallest in
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -36,10 +37,10 @@ from provenance.attestations import check_references
 from provenance.capture import EVENT, Capture, event_payload
 from provenance.checkpoint import open_checkpoint
 from provenance.dsse import pae
-from provenance.entry import GENESIS_PREV, decode_leaf
+from provenance.entry import GENESIS_PREV, MAGIC, decode_leaf
 from provenance.errors import AppendRefused, LogIntegrityError, MalformedError, VerificationError
 from provenance.keys import verify_ed25519
-from provenance.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children, hash_leaf
+from provenance.merkle.hashing import HASH_SIZE, LEAF_PREFIX
 from provenance.note import NoteVerifier
 from provenance.registry import Registry
 from provenance.statements import (
@@ -54,7 +55,10 @@ from provenance.statements import (
     statement_at,
 )
 from provenance.store.sql import Reader, SqlStore, blob
-from provenance.tiles import TILE_HEIGHT, TILE_WIDTH, build_tile, level_offsets
+from provenance.tiles import TILE_HEIGHT, TILE_WIDTH, TileTree, level_offsets
+
+EVENT_KIND = EVENT.encode()
+STATEMENT_KINDS = frozenset(kind.encode() for kind in STATEMENT_TYPES)
 
 CHUNK = 4096
 """Entries per unit of work; a multiple of the tile width so that chunks start on a tile."""
@@ -125,39 +129,69 @@ def _check_chunk(reader: Reader, start: int, end: int, keys: dict[str, bytes]) -
     errors = result.errors
     leaf_hashes = result.leaf_hashes
     expected = start
-    prev: bytes | None = None
+    prev_b64: bytes | None = None  # base64 of the previous leaf hash, as a header writes it
     last_time = 0
+    known_kinds: set[bytes] = set()
+    sha256 = hashlib.sha256
     for row_index, digest, raw in rows:
-        leaf = blob(raw)
+        leaf = raw if type(raw) is bytes else blob(raw)
         if row_index != expected:
             errors.append(LogIntegrityError(expected, "index", f"entry {expected} is missing"))
             result.stopped = True
             break
-        try:
-            entry = decode_leaf(leaf)
-        except MalformedError as e:
-            errors.append(LogIntegrityError(expected, "leaf", str(e)))
-            result.stopped = True
-            break
-        if entry.index != row_index:
-            errors.append(
-                LogIntegrityError(row_index, "index", f"stored at {row_index}, says {entry.index}")
-            )
-        if prev is None:
-            result.first_prev = entry.prev
-            result.first_time = entry.time_ms
+        # The common case, checked field by field without decoding: a well-formed header with
+        # this row's index and a kind already seen. Anything else takes the full decoder, which
+        # names exactly what is wrong.
+        header, _, payload = leaf.partition(b"\n")
+        fields = header.split(b" ")
+        if (
+            len(fields) == 5
+            and fields[0] == MAGIC
+            and fields[1] == b"%d" % row_index
+            and fields[3] in known_kinds
+            and fields[2].isdigit()
+            and (fields[2][:1] != b"0" or fields[2] == b"0")
+            and len(fields[4]) == 44
+        ):
+            kind_bytes, time_ms, prev_field = fields[3], int(fields[2]), fields[4]
         else:
-            if entry.prev != prev:
+            try:
+                entry = decode_leaf(leaf)
+            except MalformedError as e:
+                errors.append(LogIntegrityError(expected, "leaf", str(e)))
+                result.stopped = True
+                break
+            if entry.index != row_index:
+                errors.append(
+                    LogIntegrityError(
+                        row_index, "index", f"stored at {row_index}, says {entry.index}"
+                    )
+                )
+            kind_bytes, time_ms = entry.kind.encode(), entry.time_ms
+            prev_field = base64.b64encode(entry.prev)
+            known_kinds.add(kind_bytes)
+        if prev_b64 is None:
+            try:
+                result.first_prev = base64.b64decode(prev_field, validate=True)
+            except ValueError:
+                result.first_prev = b""  # cannot match the hash before: reported as a chain break
+            result.first_time = time_ms
+        else:
+            if prev_field != prev_b64:
                 errors.append(LogIntegrityError(row_index, "chain", "prev is not the hash before"))
-            if entry.time_ms < last_time:
+            if time_ms < last_time:
                 errors.append(LogIntegrityError(row_index, "time", "time goes backwards"))
-        last_time = entry.time_ms
-        prev = hash_leaf(leaf)
-        leaf_hashes.append(prev)
-        if entry.kind == EVENT:
-            result.derived[row_index] = entry.payload
-        elif entry.kind in STATEMENT_TYPES:
-            checked = _check_statement(row_index, entry.kind, entry.payload, digest, keys)
+        last_time = time_ms
+        hasher = sha256(LEAF_PREFIX)
+        hasher.update(leaf)
+        leaf_hash = hasher.digest()
+        prev_b64 = base64.b64encode(leaf_hash)
+        leaf_hashes.append(leaf_hash)
+        if kind_bytes == EVENT_KIND:
+            result.derived[row_index] = payload
+        elif kind_bytes in STATEMENT_KINDS:
+            kind = kind_bytes.decode()
+            checked = _check_statement(row_index, kind, payload, digest, keys)
             if isinstance(checked, LogIntegrityError):
                 errors.append(checked)
             else:
@@ -201,43 +235,30 @@ def _check_statement(
 
 
 class _TreeChecker:
-    """Rebuilds the tiles from leaf hashes and compares each with the stored one when complete."""
+    """Rebuilds the tiles from leaf hashes (with the same :class:`TileTree` that appends use) and
+    compares each with the stored one as soon as it is complete, and the right edge at the end."""
 
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
-        self.pending: list[list[bytes]] = [[]]
-        self.next_tile: list[int] = [0]
-        self.stored: list[dict[int, tuple[int, bytes]]] = [{}]
-        self.size = 0
+        self.tree = TileTree()
+        self.stored: dict[int, dict[int, tuple[int, bytes]]] = {}
         self.tiles_checked = 0
         self.error: LogIntegrityError | None = None
 
+    @property
+    def size(self) -> int:
+        return self.tree.size
+
     def add(self, leaf_hashes: Sequence[bytes]) -> None:
-        for leaf_hash in leaf_hashes:
-            self.size += 1
-            self._push(0, leaf_hash)
+        for (level, index), tile in self.tree.extend(leaf_hashes, partial=False).items():
+            self._compare(level, index, tile.width, tile.to_bytes())
 
-    def _push(self, level: int, node_hash: bytes) -> None:
-        pending = self.pending[level]
-        pending.append(node_hash)
-        if len(pending) == TILE_WIDTH:
-            root = self._complete(level, pending)
-            self.pending[level] = []
-            if level + 1 == len(self.pending):
-                self.pending.append([])
-                self.next_tile.append(0)
-                self.stored.append({})
-            self._push(level + 1, root)
-
-    def _complete(self, level: int, base: list[bytes]) -> bytes:
-        index = self.next_tile[level]
-        self.next_tile[level] += 1
-        tile = build_tile((level, index), base)
-        self._compare(level, index, tile.width, tile.to_bytes())
-        return hash_children(tile.node(TILE_HEIGHT - 1, 0), tile.node(TILE_HEIGHT - 1, 1))
+    def root(self) -> bytes:
+        """Return the root hash of the tree of the leaves added so far."""
+        return self.tree.root()
 
     def _stored_tile(self, level: int, index: int) -> tuple[int, bytes] | None:
-        cache = self.stored[level]
+        cache = self.stored.setdefault(level, {})
         if index not in cache:
             cache.clear()
             cache.update(self.reader.tiles_of_level(level, index, index + 64))
@@ -277,30 +298,10 @@ class _TreeChecker:
         if self.error is None or error.index < self.error.index:
             self.error = error
 
-    def root(self) -> bytes:
-        """Return the root hash of the tree of the leaves added so far."""
-        if self.size == 0:
-            return EMPTY_ROOT
-        subtrees: list[bytes] = []  # perfect subtree roots, largest first
-        for level in range(len(self.pending) - 1, -1, -1):
-            nodes = self.pending[level]
-            start = 0
-            for height in range(TILE_HEIGHT - 1, -1, -1):
-                if len(nodes) - start >= 1 << height:
-                    subtrees.append(_perfect_root(nodes[start : start + (1 << height)]))
-                    start += 1 << height
-        root = subtrees[-1]
-        for subtree in reversed(subtrees[:-1]):
-            root = hash_children(subtree, root)
-        return root
-
     def finish(self) -> None:
         """Compare the partly filled tiles at the right edge, and count that no extra tile exists."""
-        for level, nodes in enumerate(self.pending):
-            if nodes:
-                index = self.next_tile[level]
-                tile = build_tile((level, index), nodes)
-                self._compare(level, index, tile.width, tile.to_bytes())
+        for (level, index), tile in sorted(self.tree.edge_tiles().items()):
+            self._compare(level, index, tile.width, tile.to_bytes())
         stored = self.reader.tile_count()
         if stored != self.tiles_checked and self.error is None:
             self._fail(
@@ -310,12 +311,6 @@ class _TreeChecker:
                     f"{stored} tiles stored, {self.tiles_checked} expected",
                 )
             )
-
-
-def _perfect_root(nodes: list[bytes]) -> bytes:
-    while len(nodes) > 1:
-        nodes = [hash_children(nodes[i], nodes[i + 1]) for i in range(0, len(nodes), 2)]
-    return nodes[0]
 
 
 # --- The replay ---------------------------------------------------------------------------------
@@ -403,27 +398,43 @@ def verify_log(
                 if chunk.first_time < prev_time:
                     errors.append(LogIntegrityError(chunk.start, "time", "time goes backwards"))
                 prev_hash, prev_time = chunk.leaf_hashes[-1], chunk.last_time
-            statements = iter(chunk.statements)
-            item = next(statements, None)
-            for offset, leaf_hash in enumerate(chunk.leaf_hashes):
-                index = chunk.start + offset
+            # Entries that carry meaning (statements, derived EPCIS events) go through the
+            # registry in order; plain entries only need hashing, which the tree does in bulk.
+            statements = {s[0]: s for s in chunk.statements}
+            end = chunk.start + len(chunk.leaf_hashes)
+            meaningful = (
+                statements.keys() | chunk.derived.keys() | captures.pending_in(chunk.start, end)
+            )
+            for index in sorted(meaningful):
                 error = captures.check(index, chunk.derived.get(index))
                 if error is not None:
                     errors.append(error)
-                if item is not None and item[0] == index:
+                item = statements.get(index)
+                if item is not None:
                     error = _admit(registry, reader, *item)
                     if error is None and item[1].capture is not None:
                         error = captures.expect(index, item[1].capture)
                     if error is not None:
                         errors.append(error)
                     result.signatures += len(item[2])
-                    item = next(statements, None)
-                tree.add((leaf_hash,))
+            # Feed the tree up to each checkpoint inside the chunk, checking its root there.
+            position = 0
+            while position < len(chunk.leaf_hashes):
+                stop = len(chunk.leaf_hashes)
+                if next_checkpoint is not None and next_checkpoint[0] - chunk.start < stop:
+                    stop = max(next_checkpoint[0] - chunk.start, position)
+                tree.add(chunk.leaf_hashes[position:stop])
+                position = stop
                 while next_checkpoint is not None and next_checkpoint[0] == tree.size:
                     error = _check_checkpoint(next_checkpoint, tree.root(), verifiers, origin)
                     if error is not None:
                         errors.append(error)
                     result.checkpoints += 1
+                    next_checkpoint = next(pending_checkpoints, None)
+                if next_checkpoint is not None and next_checkpoint[0] < tree.size:
+                    errors.append(
+                        LogIntegrityError(tree.size - 1, "checkpoint", "checkpoints out of order")
+                    )
                     next_checkpoint = next(pending_checkpoints, None)
             if progress is not None:
                 progress(chunk.end, size)
@@ -471,6 +482,10 @@ class _CaptureChecker:
             self.event_ids.add(event.event_id)
             self.expected[index + 1 + position] = event_payload(index, position, event)
         return None
+
+    def pending_in(self, start: int, end: int) -> set[int]:
+        """Indexes in [start, end) where an event entry is expected."""
+        return {i for i in self.expected if start <= i < end}
 
     def check(self, index: int, derived: bytes | None) -> LogIntegrityError | None:
         wanted = self.expected.pop(index, None)

@@ -20,10 +20,11 @@ This module is pure: it lays tiles out and finds nodes in them; the store reads 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from provenance.merkle.hashing import EMPTY_ROOT, HASH_SIZE, hash_children
+from provenance.merkle.hashing import EMPTY_ROOT, HASH_SIZE, NODE_PREFIX, hash_children
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -96,9 +97,14 @@ def build_tile(key: TileKey, base: Sequence[bytes]) -> Tile:
     """Return the tile with base nodes ``base`` and every interior node they complete."""
     tile = Tile(key)
     level = list(base)
+    sha256 = hashlib.sha256
     for inner_level in range(TILE_HEIGHT):
         tile.levels[inner_level] += b"".join(level)
-        level = [hash_children(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        # hash_children, inlined: this loop is most of the cost of an append and of a replay.
+        level = [
+            sha256(NODE_PREFIX + level[i] + level[i + 1]).digest()
+            for i in range(0, len(level) - 1, 2)
+        ]
     return tile
 
 
@@ -172,8 +178,9 @@ class TileTree:
         """Return an independent copy (a batch extends a copy, so that a failure leaves this one)."""
         return TileTree(self.size, self.edge)
 
-    def extend(self, leaf_hashes: Sequence[bytes]) -> dict[TileKey, Tile]:
-        """Add leaf hashes; return the tiles they changed or completed, keyed by tile address."""
+    def extend(self, leaf_hashes: Sequence[bytes], *, partial: bool = True) -> dict[TileKey, Tile]:
+        """Add leaf hashes; return the tiles they completed and, with ``partial``, the partly
+        filled ones they changed (a store needs those; a replay builds them once at the end)."""
         changed: dict[TileKey, Tile] = {}
         incoming: Sequence[bytes] = leaf_hashes
         level = 0
@@ -192,13 +199,22 @@ class TileTree:
                     roots.append(hash_children(tile.node(7, 0), tile.node(7, 1)))
                     base = []
                     index += 1
-            if base:
+            if base and partial:
                 changed[(level, index)] = build_tile((level, index), base)
             self.edge[level] = base
             incoming = roots
             level += 1
         self.size += len(leaf_hashes)
         return changed
+
+    def edge_tiles(self) -> dict[TileKey, Tile]:
+        """Return the partly filled tiles at the right edge, built from their base nodes."""
+        tiles = {}
+        for level, base in self.edge.items():
+            if base:
+                index = (self.size >> (TILE_HEIGHT * level)) // TILE_WIDTH
+                tiles[(level, index)] = build_tile((level, index), base)
+        return tiles
 
     def root(self) -> bytes:
         """Return the root hash of the tree (the empty tree's root when it has no leaves)."""
