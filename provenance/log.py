@@ -39,6 +39,8 @@ from provenance.tiles import (
     tiles_for_nodes,
 )
 
+_checked_kinds: set[str] = set()  # kinds already validated: add() is on every append's hot path
+
 DEFAULT_MAX_PAYLOAD = 1 << 20
 """The largest payload accepted by default (1 MiB); configurable per log."""
 
@@ -108,11 +110,8 @@ class _Edge:
         return self.tree.size
 
 
-@dataclass
-class _Pending:
-    kind: str
-    payload: bytes
-    digest: bytes | None
+_Pending = tuple[str, bytes, "bytes | None"]
+"""An entry waiting in a batch: (kind, payload, statement digest)."""
 
 
 @dataclass
@@ -135,11 +134,14 @@ class Batch:
 
     def add(self, kind: str, payload: bytes, digest: bytes | None = None) -> int:
         """Queue an entry for this batch and return the index it will have once committed."""
-        self.log.check_payload(payload)
-        if not valid_kind(kind):
-            raise ValueError(f"invalid entry kind {kind!r}")
-        index = self.size
-        self.pending.append(_Pending(kind, payload, digest))
+        if not payload or len(payload) > self.log.max_payload:
+            self.log.check_payload(payload)
+        if kind not in _checked_kinds:
+            if not valid_kind(kind):
+                raise ValueError(f"invalid entry kind {kind!r}")
+            _checked_kinds.add(kind)
+        index = self.start + len(self.pending)
+        self.pending.append((kind, payload, digest))
         if digest is not None:
             self.digests[digest] = index
         return index
@@ -255,13 +257,14 @@ class Log:
         rows = []
         leaf_hashes = []
         index = edge.size
-        for entry in batch.pending:
-            leaf = encode_leaf(index, time_ms, entry.kind, prev, entry.payload)
-            digest = hashlib.sha256(LEAF_PREFIX)
-            digest.update(leaf)
-            prev = digest.digest()
+        sha256 = hashlib.sha256
+        for kind, payload, statement_digest in batch.pending:
+            leaf = encode_leaf(index, time_ms, kind, prev, payload)
+            hasher = sha256(LEAF_PREFIX)
+            hasher.update(leaf)
+            prev = hasher.digest()
             leaf_hashes.append(prev)
-            rows.append((index, entry.kind, entry.digest, leaf))
+            rows.append((index, kind, statement_digest, leaf))
             index += 1
         batch.txn.insert_entries(rows)
         changed = edge.tree.extend(leaf_hashes)

@@ -26,6 +26,7 @@ through the registry and the Merkle tree. The first bad index is the smallest in
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -36,7 +37,7 @@ from multiprocessing import get_context
 from provenance.attestations import check_references
 from provenance.capture import EVENT, Capture, event_payload
 from provenance.checkpoint import open_checkpoint
-from provenance.dsse import pae
+from provenance.dsse import Envelope, pae
 from provenance.entry import GENESIS_PREV, MAGIC, decode_leaf
 from provenance.errors import AppendRefused, LogIntegrityError, MalformedError, VerificationError
 from provenance.keys import verify_ed25519
@@ -228,7 +229,17 @@ def _check_statement(
         except MalformedError:
             good = False
         (verified if good else failed).add(signature.keyid)
-    return statement, frozenset(verified), frozenset(failed)
+    return _for_main_process(statement), frozenset(verified), frozenset(failed)
+
+
+def _for_main_process(statement: Statement) -> Statement:
+    """Keep only what the main process's rules read, so that less crosses the process boundary:
+    an attestation's payload and body matter to it only through a correction's target."""
+    if statement.type in REGISTRY_TYPES or statement.capture is not None:
+        return statement
+    envelope = Envelope(statement.envelope.payload_type, b"", statement.envelope.signatures)
+    body = {k: v for k, v in statement.body.items() if k in ("type", "by", "corrects", "retracts")}
+    return dataclasses.replace(statement, envelope=envelope, body=body)
 
 
 # --- The Merkle tree, rebuilt and compared tile by tile -----------------------------------------

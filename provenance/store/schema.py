@@ -11,7 +11,7 @@ classes are the models the migrations are written against.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Table, Text, text
 from sqlmodel import Field, SQLModel
 
 # SQLite makes a column the rowid, and so free to index, only when its type is exactly INTEGER.
@@ -28,9 +28,21 @@ class LogEntry(SQLModel, table=True):
     # SHA-256 of what an envelope's signatures sign (its PAE bytes): the key that makes a repeated
     # submission of the same signed statement return the first receipt instead of a second entry.
     digest: bytes | None = Field(
-        default=None, sa_column=Column("digest", LargeBinary(32), nullable=True, unique=True)
+        default=None, sa_column=Column("digest", LargeBinary(32), nullable=True)
     )
     leaf: bytes = Field(sa_column=Column("leaf", LargeBinary, nullable=False))
+
+    # Unique among the entries that have one (statements); a partial index, so that entries
+    # without a digest cost no index write.
+    __table_args__ = (
+        Index(
+            "ix_log_entry_digest",
+            "digest",
+            unique=True,
+            sqlite_where=text("digest IS NOT NULL"),
+            postgresql_where=text("digest IS NOT NULL"),
+        ),
+    )
 
 
 class MerkleTile(SQLModel, table=True):

@@ -23,8 +23,16 @@ def upgrade() -> None:
         "log_entry",
         sa.Column("idx", LOG_INDEX, primary_key=True, autoincrement=False),
         sa.Column("kind", sa.String(64), nullable=False),
-        sa.Column("digest", sa.LargeBinary(32), nullable=True, unique=True),
+        sa.Column("digest", sa.LargeBinary(32), nullable=True),
         sa.Column("leaf", sa.LargeBinary, nullable=False),
+    )
+    op.create_index(
+        "ix_log_entry_digest",
+        "log_entry",
+        ["digest"],
+        unique=True,
+        sqlite_where=sa.text("digest IS NOT NULL"),
+        postgresql_where=sa.text("digest IS NOT NULL"),
     )
     op.create_table(
         "merkle_tile",
@@ -65,5 +73,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_party_key_party_id", "party_key")
+    op.drop_index("ix_log_entry_digest", "log_entry")
     for table in ("party_key", "party", "log_checkpoint", "merkle_tile", "log_entry"):
         op.drop_table(table)
