@@ -25,7 +25,7 @@ from provenance.entry import GENESIS_PREV, decode_leaf, encode_leaf, valid_kind
 from provenance.errors import EmptyPayloadError, PayloadTooLargeError, StoreError
 from provenance.merkle.compact import root_from_range
 from provenance.merkle.hashing import EMPTY_ROOT, LEAF_PREFIX
-from provenance.merkle.proof import NodeID, consistency_proof, inclusion_proof
+from provenance.merkle.proof import NodeID, consistency_proof, inclusion_path, inclusion_proof
 from provenance.note import NoteSigner
 from provenance.store.sql import SqlStore, WriteTransaction
 from provenance.tiles import (
@@ -328,18 +328,27 @@ class Log:
 
     def _prover(self, known: Mapping[TileKey, Tile] | None = None) -> Prover:
         """Return a function computing inclusion proofs from ``known`` tiles, the cache or the store."""
-        reader = self._node_reader(known)
+        local: dict[TileKey, Tile] = dict(known or {})
+        reader = self._node_reader(local)
+
+        def node(level: int, index: int) -> bytes:
+            key, inner, offset = tile_for_node(level, index)
+            tile = local.get(key)
+            if tile is None:
+                return reader([NodeID(level, index)])[0]
+            return tile.node(inner, offset)
 
         def prove(index: int, size: int) -> list[bytes]:
-            return inclusion_proof(index, size, reader)
+            return inclusion_path(index, size, node)
 
         return prove
 
     def _node_reader(
         self, known: Mapping[TileKey, Tile] | None = None
     ) -> Callable[[Sequence[NodeID]], list[bytes]]:
-        """Return a function that reads node hashes, from ``known`` tiles, the cache, or the store."""
-        local: dict[TileKey, Tile] = dict(known or {})
+        """Return a function that reads node hashes, from ``known`` tiles, the cache, or the store;
+        tiles it fetches are added to ``known`` when that is a dict, so callers share them."""
+        local: dict[TileKey, Tile] = known if isinstance(known, dict) else dict(known or {})
 
         def read(ids: Sequence[NodeID]) -> list[bytes]:
             pairs = [(n.level, n.index) for n in ids]

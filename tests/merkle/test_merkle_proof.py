@@ -25,6 +25,7 @@ from provenance.merkle.proof import (
     consistency_nodes,
     consistency_proof,
     inclusion_nodes,
+    inclusion_path,
     inclusion_proof,
 )
 from rfc6962_reference import ENTRIES, NodeReader, path, proof
@@ -182,3 +183,18 @@ def test_consistency_proof_matches_reference(args: tuple[int, int]) -> None:
     read = NodeReader(ENTRIES[:size2])
     assert consistency_proof(size1, size2, read) == proof(size1, ENTRIES[:size2])
     assert len(read.calls) == (1 if size1 < size2 else 0)
+
+
+@PROPERTY
+@given(index_and_size())
+def test_inclusion_path_matches_reference(args: tuple[int, int]) -> None:
+    index, size = args
+    read = NodeReader(ENTRIES[:size])
+    assert inclusion_path(index, size, lambda level, i: read.node_hash(NodeID(level, i))) == path(
+        index, ENTRIES[:size]
+    )
+
+
+def test_inclusion_path_rejects_bad_index() -> None:
+    with pytest.raises(ValueError, match="not in a tree"):
+        inclusion_path(5, 5, lambda level, i: b"")
