@@ -11,6 +11,7 @@ crash or power loss; PostgreSQL's default ``synchronous_commit=on`` gives the sa
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -73,7 +74,11 @@ class SqlStore:
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
-        self.dialect = make_url(self.url).get_backend_name()
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        self._lock_path: str | None = None
+        if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            self._lock_path = f"{parsed.database}.append-lock"
         if self.dialect == "sqlite":
             self.writer = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             self.reader = _sqlite_engine(self.url, "BEGIN")
@@ -111,10 +116,28 @@ class SqlStore:
     @contextmanager
     def write(self) -> Iterator[WriteTransaction]:
         """Open the one write transaction that may append, holding the append lock until commit."""
-        with self.writer.begin() as connection:
+        with self._process_lock(), self.writer.begin() as connection:
             if self.dialect == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK_ID})
             yield WriteTransaction(connection, self.dialect)
+
+    @contextmanager
+    def _process_lock(self) -> Iterator[None]:
+        """On SQLite, queue writer processes on a file lock before BEGIN IMMEDIATE.
+
+        SQLite's own lock is what keeps the log from forking, but a process that finds it taken
+        polls with sleeps of up to 100 ms; waiting on an flock instead wakes the next writer the
+        moment the last one commits, which keeps latency low when several workers append.
+        """
+        if self._lock_path is None:
+            yield
+            return
+        with open(self._lock_path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # --- Reading --------------------------------------------------------------------------------
 
