@@ -104,6 +104,9 @@ class _Edge:
     tree: TileTree
     last_leaf_hash: bytes
     last_time_ms: int
+    tiles: dict[TileKey, Tile]
+    """The partly filled tiles at the right edge; tiles are never changed once built, so edges
+    may share them."""
 
     @property
     def size(self) -> int:
@@ -213,7 +216,9 @@ class Log:
             # Committed: from here on the new edge is the truth, and receipts may be handed out.
             self._edge = batch_edge
             self._remember_full_tiles(t for t in dirty.values() if t.width == TILE_WIDTH)
-            prover = self._prover(dirty)
+            # Every node a proof at the new size needs is in a full tile (cached) or in the right
+            # edge, which the batch holds: no receipt's proof goes back to the database.
+            prover = self._prover({**batch_edge.tiles, **dirty})
             size = batch_edge.size
             batch.receipts = [
                 Receipt(batch.start + n, leaf_hash, size, note, prover)
@@ -233,9 +238,9 @@ class Log:
         if edge is not None and edge.size == size:
             # Nobody else appended since our last batch: our cached edge is current. A batch
             # extends a copy, so that one that fails leaves the cache as it was.
-            return _Edge(edge.tree.copy(), edge.last_leaf_hash, edge.last_time_ms)
+            return _Edge(edge.tree.copy(), edge.last_leaf_hash, edge.last_time_ms, edge.tiles)
         if size == 0:
-            return _Edge(TileTree(), GENESIS_PREV, 0)
+            return _Edge(TileTree(), GENESIS_PREV, 0, {})
         keys = set(tiles_at_right_edge(size))
         keys.add(tile_for_node(0, size - 1)[0])
         tiles = txn.tiles(keys)
@@ -247,7 +252,8 @@ class Log:
         last_leaf = txn.leaf(size - 1)
         if last_leaf is None:
             raise StoreError(f"entry {size - 1} is missing")
-        return _Edge(tree, last_leaf_hash, decode_leaf(last_leaf).time_ms)
+        edge_tiles = {k: tiles[k] for k in tiles_at_right_edge(size) if k in tiles}
+        return _Edge(tree, last_leaf_hash, decode_leaf(last_leaf).time_ms, edge_tiles)
 
     def _extend(self, edge: _Edge, batch: Batch) -> tuple[_Edge, dict[TileKey, Tile], list[bytes]]:
         """Hash, chain and insert the batch's entries; return the new edge, the changed tiles and
@@ -268,7 +274,10 @@ class Log:
             index += 1
         batch.txn.insert_entries(rows)
         changed = edge.tree.extend(leaf_hashes)
-        return _Edge(edge.tree, prev, time_ms), changed, leaf_hashes
+        keys = tiles_at_right_edge(edge.tree.size)
+        known = {**edge.tiles, **changed}
+        edge_tiles = {k: known[k] for k in keys if k in known}
+        return _Edge(edge.tree, prev, time_ms, edge_tiles), changed, leaf_hashes
 
     # --- Reading --------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -62,7 +63,7 @@ class Statement:
     body: dict[str, Any]
     capture: Capture | None = None
 
-    @property
+    @cached_property
     def digest(self) -> bytes:
         """SHA-256 of the bytes the signatures sign: equal for two submissions of one statement."""
         return hashlib.sha256(pae(self.envelope.payload_type, self.envelope.payload)).digest()

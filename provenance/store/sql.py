@@ -230,6 +230,13 @@ class Reader:
         )
         return {int(i): (int(w), blob(h)) for i, w, h in rows}
 
+    def statement_count(self) -> int:
+        """Return how many entries carry a signed statement (those with a digest)."""
+        value = self.connection.execute(
+            text("SELECT count(*) FROM log_entry WHERE digest IS NOT NULL")
+        ).scalar()
+        return int(value or 0)
+
     def tile_count(self) -> int:
         """Return how many tiles are stored."""
         return int(self.connection.execute(text("SELECT count(*) FROM merkle_tile")).scalar() or 0)
