@@ -28,6 +28,7 @@ lint: install
 	$(VENV)/bin/mypy provenance api tests bench
 
 bench: install
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || echo "wrk is needed for the HTTP read benchmarks: apt-get install wrk"
 	$(PY) bench/run_all.py
 
 clean:

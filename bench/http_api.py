@@ -30,7 +30,6 @@ from pathlib import Path
 
 import httpx2 as httpx
 import nacl.signing
-
 from common import (
     Result,
     postgres_reachable,
@@ -42,6 +41,7 @@ from common import (
     sqlite_url,
     write_json,
 )
+
 from provenance.keys import generate_private_key, public_key_bytes
 from provenance.statements import sign_statement
 
@@ -154,6 +154,38 @@ def raw_verify_rate(messages: list[bytes], seconds: float = 2.0) -> float:
 VERIFY_KEY: list[nacl.signing.VerifyKey] = []
 
 
+def post_batches(base: str, bodies: list[bytes], clients: int = 4) -> float:
+    """Post every batch body from ``clients`` threads; return the seconds it took."""
+    pending = list(bodies)
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker() -> None:
+        with httpx.Client(timeout=120) as client:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    body = pending.pop()
+                answer = client.post(
+                    base + "/api/v1/statements/batch",
+                    content=body,
+                    headers={"Content-Type": "application/json"},
+                )
+                if answer.status_code != 200 or answer.json()["refused"]:
+                    errors.append(answer.text[:300])
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(errors[0])
+    return time.perf_counter() - start
+
+
 def bench_batch(base: str, key: object, runs: int, per_run: int) -> tuple[list[float], list[float]]:
     ours, reference = [], []
     for run in range(runs):
@@ -162,32 +194,7 @@ def bench_batch(base: str, key: object, runs: int, per_run: int) -> tuple[list[f
             json.dumps({"envelopes": [json.loads(s) for s in signed[i : i + 1000]]}).encode()
             for i in range(0, len(signed), 1000)
         ]
-        pending = list(bodies)
-        lock = threading.Lock()
-        errors: list[str] = []
-
-        def worker() -> None:
-            with httpx.Client(timeout=120) as client:
-                while True:
-                    with lock:
-                        if not pending:
-                            return
-                        body = pending.pop()
-                    answer = client.post(base + "/api/v1/statements/batch", content=body,
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
-                    if answer.status_code != 200 or answer.json()["refused"]:
-                        errors.append(answer.text[:300])
-
-        threads = [threading.Thread(target=worker) for _ in range(4)]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - start
-        if errors:
-            raise RuntimeError(errors[0])
-        ours.append(per_run / elapsed)
+        ours.append(per_run / post_batches(base, bodies))
         reference.append(raw_verify_rate(signed) * 2)
     return ours, reference
 
@@ -279,6 +286,52 @@ def bench_reads(
     return results
 
 
+def submission_results(
+    base: str,
+    key: object,
+    backend: str,
+    runs: int,
+    per_run: int,
+    seconds: int,
+    details: dict[str, object],
+) -> list[Result]:
+    """Run the batch and single-submission benchmarks against one server."""
+    ours, reference = bench_batch(base, key, runs, per_run)
+    batch = rate_result(
+        "http batch",
+        f"statements/s ({backend}, 2 workers)",
+        ours,
+        reference,
+        "stmt/s",
+        0.5,
+        note="reference: PyNaCl verify, one core, x 2 cores",
+    )
+    single = bench_single(base, key, 64, seconds, 500)
+    details[f"single {backend}"] = single
+    unpaced = Result(
+        "http single",
+        f"64 clients, unpaced ({backend})",
+        single["throughput"],
+        None,
+        "stmt/s",
+        None,
+        "report",
+        None,
+    )
+    paced = Result(
+        "http single",
+        f"p99 at {single['paced_rate']:.0f}/s paced ({backend})",
+        single["p99_ms"],
+        50.0,
+        "ms",
+        50.0 / single["p99_ms"],
+        "p99 < 50 ms",
+        single["p99_ms"] < 50 and single["failed"] == 0,
+        note=f"p50 {single['p50_ms']:.1f} ms; {single['failed']:.0f} failed",
+    )
+    return [batch, unpaced, paced]
+
+
 def main(argv: Sequence[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one run")
@@ -299,47 +352,28 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
     plain_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "provenance-bench-plain"
     plain_dir.mkdir(exist_ok=True)
     (plain_dir / "plain_app.py").write_text(PLAIN_APP)
-    plain_command = [sys.executable, "-m", "uvicorn", "plain_app:app", "--workers", "2",
-                     "--log-level", "warning", "--app-dir", str(plain_dir)]  # fmt: skip
+    plain_command = [
+        *(sys.executable, "-m", "uvicorn", "plain_app:app", "--workers", "2"),
+        *("--log-level", "warning", "--app-dir", str(plain_dir)),
+    ]
     for backend in backends:
-        with scratch_dir("http") as scratch, _database(backend, scratch) as url:
-            with ledger_server(url, scratch) as base:
-                key = register(base, "farm")
-                VERIFY_KEY[:] = [nacl.signing.VerifyKey(public_key_bytes(key))]  # type: ignore[arg-type]
-                ours, reference = bench_batch(base, key, runs, per_run)
-                results.append(
-                    rate_result(
-                        "http batch", f"statements/s ({backend}, 2 workers)", ours, reference,
-                        "stmt/s", 0.5, note="reference: PyNaCl verify, one core, × 2 cores",
+        with (
+            scratch_dir("http") as scratch,
+            _database(backend, scratch) as url,
+            ledger_server(url, scratch) as base,
+        ):
+            key = register(base, "farm")
+            VERIFY_KEY[:] = [nacl.signing.VerifyKey(public_key_bytes(key))]  # type: ignore[arg-type]
+            results += submission_results(base, key, backend, runs, per_run, seconds, details)
+            if backend == backends[0]:
+                with serve(plain_command, {}, "/plain") as plain:
+                    reads = bench_reads(base, plain, runs, seconds)
+                for name, (mine, plain_rates) in reads.items():
+                    metric = f"{name} req/s ({backend})"
+                    note = "reference: plain FastAPI JSON endpoint"
+                    results.append(
+                        rate_result("http reads", metric, mine, plain_rates, "req/s", 0.5, note)
                     )
-                )  # fmt: skip
-                single = bench_single(base, key, 64, seconds, 500)
-                details[f"single {backend}"] = single
-                results.append(Result("http single", f"64 clients, unpaced ({backend})",
-                                      single["throughput"], None, "stmt/s", None, "report", None))  # fmt: skip
-                results.append(
-                    Result(
-                        "http single", f"p99 at {single['paced_rate']:.0f}/s paced ({backend})",
-                        single["p99_ms"], 50.0, "ms", 50.0 / single["p99_ms"], "p99 < 50 ms",
-                        single["p99_ms"] < 50 and single["failed"] == 0,
-                        note=f"p50 {single['p50_ms']:.1f} ms; {single['failed']:.0f} failed",
-                    )
-                )  # fmt: skip
-                if backend == backends[0]:
-                    with serve(plain_command, {}, "/plain") as plain:
-                        reads = bench_reads(base, plain, runs, seconds)
-                    for name, (mine, plain_rates) in reads.items():
-                        results.append(
-                            rate_result(
-                                "http reads",
-                                f"{name} req/s ({backend})",
-                                mine,
-                                plain_rates,
-                                "req/s",
-                                0.5,
-                                note="reference: plain FastAPI JSON endpoint",
-                            )  # fmt: skip
-                        )
     print_results(results, "HTTP service")
     if args.json:
         write_json(results, args.json, {"details": details})
