@@ -337,6 +337,17 @@ class Log:
 
     def _prover(self, known: Mapping[TileKey, Tile] | None = None) -> Prover:
         """Return a function computing inclusion proofs from ``known`` tiles, the cache or the store."""
+        node = self._node_getter(known)
+
+        def prove(index: int, size: int) -> list[bytes]:
+            return inclusion_path(index, size, node)
+
+        return prove
+
+    def _node_getter(
+        self, known: Mapping[TileKey, Tile] | None = None
+    ) -> Callable[[int, int], bytes]:
+        """Return ``node(level, index)`` reading from ``known`` tiles, the cache or the store."""
         local: dict[TileKey, Tile] = dict(known or {})
         reader = self._node_reader(local)
 
@@ -347,10 +358,16 @@ class Log:
                 return reader([NodeID(level, index)])[0]
             return tile.node(inner, offset)
 
-        def prove(index: int, size: int) -> list[bytes]:
-            return inclusion_path(index, size, node)
+        return node
 
-        return prove
+    def inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes]]:
+        """Return the leaf hash of entry ``index`` and its inclusion proof in the tree of the first
+        ``size`` entries, with one check of the log's size."""
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise ValueError(f"index {index} is not in a tree of size {size}")
+        node = self._node_getter()
+        return node(0, index), inclusion_path(index, size, node)
 
     def _node_reader(
         self, known: Mapping[TileKey, Tile] | None = None

@@ -148,12 +148,9 @@ def inclusion(
         raise _bad_request(f"size ({size}) is past the log's size ({current})")
     if index >= size:
         raise _bad_request(f"index ({index}) must be below size ({size})")
-    proof = ledger.log.inclusion_proof(index, size)
+    leaf_hash, proof = ledger.log.inclusion(index, size)
     return InclusionProof(
-        index=index,
-        tree_size=size,
-        leaf_hash=b64(ledger.log.leaf_hash(index)),
-        hashes=[b64(h) for h in proof],
+        index=index, tree_size=size, leaf_hash=b64(leaf_hash), hashes=[b64(h) for h in proof]
     )
 
 
