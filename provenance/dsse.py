@@ -70,7 +70,7 @@ class Envelope:
             raise MalformedError(f"envelope is not valid UTF-8: {e}") from e
         try:
             document = json.loads(
-                text, object_pairs_hook=_object_without_duplicates, parse_constant=_no_constant
+                text, object_pairs_hook=object_without_duplicates, parse_constant=_no_constant
             )
         except (ValueError, RecursionError) as e:
             # JSONDecodeError is a ValueError; so are the duplicate-key and constant refusals.
@@ -141,7 +141,9 @@ def verify_envelope(envelope: Envelope, public_keys: Mapping[str, bytes]) -> lis
 # --- Internals -----------------------------------------------------------------------------------
 
 
-def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A ``json.loads`` object hook that refuses an object naming one key twice, which JSON
+    parsers would resolve differently (first or last wins): signed bytes must mean one thing."""
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:

@@ -24,21 +24,19 @@ from dataclasses import dataclass
 
 from provenance.attestations import check_references
 from provenance.capture import EVENT, Capture, event_payload
-from provenance.dsse import pae
 from provenance.entry import decode_leaf
 from provenance.errors import (
     AppendRefused,
     BadEnvelopeSignatureError,
     ConflictError,
-    MalformedError,
 )
-from provenance.keys import verify_ed25519
 from provenance.log import Batch, Log, Receipt
 from provenance.projections import ProjectionRows
 from provenance.registry import Registry
 from provenance.statements import (
     REGISTRY_TYPES,
     Statement,
+    check_signatures,
     parse_envelope,
     parse_statement,
     statement_at,
@@ -265,18 +263,7 @@ def _verify_signatures(statement: Statement, keys: dict[str, bytes]) -> set[str]
     Raises BadEnvelopeSignatureError if a signature by one of ``keys`` does not verify: a forged or
     corrupted signature is refused rather than ignored.
     """
-    envelope = statement.envelope
-    message = pae(envelope.payload_type, envelope.payload)
-    verified = set()
-    for signature in envelope.signatures:
-        public_key = keys.get(signature.keyid)
-        if public_key is None:
-            continue
-        try:
-            good = verify_ed25519(public_key, signature.sig, message)
-        except MalformedError as e:  # not 64 bytes: a bad signature, not a malformed envelope
-            raise BadEnvelopeSignatureError(f"signature by key {signature.keyid}: {e}") from e
-        if not good:
-            raise BadEnvelopeSignatureError(f"signature by key {signature.keyid} does not verify")
-        verified.add(signature.keyid)
+    verified, failed = check_signatures(statement, keys)
+    if failed:
+        raise BadEnvelopeSignatureError(f"signature by key {sorted(failed)[0]} does not verify")
     return verified

@@ -40,7 +40,6 @@ from provenance.checkpoint import open_checkpoint
 from provenance.dsse import Envelope, pae
 from provenance.entry import GENESIS_PREV, MAGIC, decode_leaf
 from provenance.errors import AppendRefused, LogIntegrityError, MalformedError, VerificationError
-from provenance.keys import verify_ed25519
 from provenance.merkle.hashing import HASH_SIZE, LEAF_PREFIX
 from provenance.note import NoteVerifier
 from provenance.registry import Registry
@@ -50,6 +49,7 @@ from provenance.statements import (
     REGISTRY_TYPES,
     STATEMENT_TYPES,
     Statement,
+    check_signatures,
     parse_envelope,
     parse_statement,
     public_key_of,
@@ -220,17 +220,7 @@ def _check_statement(
     message = pae(envelope.payload_type, envelope.payload)
     if digest is None or blob(digest) != hashlib.sha256(message).digest():
         return LogIntegrityError(index, "statement", "stored digest is not the statement's")
-    verified: set[str] = set()
-    failed: set[str] = set()
-    for signature in envelope.signatures:
-        public_key = keys.get(signature.keyid)
-        if public_key is None:
-            continue
-        try:
-            good = verify_ed25519(public_key, signature.sig, message)
-        except MalformedError:
-            good = False
-        (verified if good else failed).add(signature.keyid)
+    verified, failed = check_signatures(statement, keys)
     return _for_main_process(statement), frozenset(verified), frozenset(failed)
 
 

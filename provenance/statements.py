@@ -15,7 +15,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provenance.attestations import ATTESTATION_TYPES, validate_attestation
 from provenance.capture import CAPTURE, EPCIS_PAYLOAD_TYPE, Capture, parse_capture
-from provenance.dsse import Envelope, pae, sign_envelope
+from provenance.dsse import Envelope, object_without_duplicates, pae, sign_envelope
 from provenance.entry import decode_leaf
 from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
+from provenance.keys import verify_ed25519
 from provenance.store.sql import Reader
 
 PAYLOAD_TYPE = "application/vnd.provenance.statement+json"
@@ -69,6 +70,26 @@ class Statement:
         return hashlib.sha256(pae(self.envelope.payload_type, self.envelope.payload)).digest()
 
 
+def check_signatures(statement: Statement, keys: Mapping[str, bytes]) -> tuple[set[str], set[str]]:
+    """Verify every signature on ``statement`` by a key in ``keys`` (by keyid) over its PAE bytes;
+    return the keyids whose signature verified and those whose did not. Signatures by other keys
+    are left out of both."""
+    envelope = statement.envelope
+    message = pae(envelope.payload_type, envelope.payload)
+    verified: set[str] = set()
+    failed: set[str] = set()
+    for signature in envelope.signatures:
+        public_key = keys.get(signature.keyid)
+        if public_key is None:
+            continue
+        try:
+            good = verify_ed25519(public_key, signature.sig, message)
+        except MalformedError:  # not 64 bytes: a bad signature, not a malformed envelope
+            good = False
+        (verified if good else failed).add(signature.keyid)
+    return verified, failed
+
+
 def parse_envelope(data: bytes) -> Envelope:
     """Parse a submitted DSSE envelope, converting parse errors into InvalidStatementError."""
     try:
@@ -87,7 +108,7 @@ def parse_statement(envelope: Envelope) -> Statement:
             f" and EPCIS documents {EPCIS_PAYLOAD_TYPE!r}"
         )
     try:
-        body = json.loads(envelope.payload, object_pairs_hook=_no_duplicate_keys)
+        body = json.loads(envelope.payload, object_pairs_hook=object_without_duplicates)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidStatementError(f"payload is not JSON: {e}") from e
     if not isinstance(body, dict):
@@ -104,15 +125,6 @@ def parse_statement(envelope: Envelope) -> Statement:
     else:
         validate_attestation(body)
     return Statement(envelope, kind, by, body)
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
 
 
 # --- Registry statement bodies ------------------------------------------------------------------
