@@ -8,15 +8,19 @@ limit and cycle protection.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import LedgerDep
 from api.models import StatementPublic
 from provenance import queries
 from provenance.gs1.digital_link import DigitalLinkError
+from provenance.ledger import Ledger
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
@@ -107,11 +111,64 @@ def get_lineage(
     )
 
 
-@router.get("/{item:path}", response_model=ItemPublic, summary="Everything about an item")
-def get_item(ledger: LedgerDep, item: ItemPath) -> ItemPublic:
+@router.get(
+    "/{item:path}",
+    response_model=ItemPublic,
+    summary="Everything about an item",
+    responses={304: {"description": "Not modified: the log has not grown since that ETag."}},
+)
+def get_item(
+    request: Request, response: Response, ledger: LedgerDep, item: ItemPath
+) -> ItemPublic | Response:
     """Every statement about the item (and, for a serial, its lot), the recalls that reach it, and
-    the items upstream and downstream of it."""
+    the items upstream and downstream of it.
+
+    The answer is a function of the log at its current size, so it carries an ETag naming that
+    size: a client that sends it back gets 304 until the log grows, and the server answers repeat
+    views from a small cache keyed the same way.
+    """
     keys = _keys(item)
+    size = ledger.log.size()
+    etag = f'"{size}-{hashlib.sha256(keys.own.encode()).hexdigest()[:16]}"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "no-cache"
+    cache: _AnswerCache | None = getattr(request.app.state, "item_answers", None)
+    if cache is None:
+        cache = request.app.state.item_answers = _AnswerCache()
+    cached = cache.get((keys.own, size))
+    if cached is not None:
+        return cached
+    answer = _item(ledger, keys)
+    cache.put((keys.own, size), answer)
+    return answer
+
+
+class _AnswerCache:
+    """A small LRU of item answers keyed by (item, log size): the log only grows, so an answer for
+    a size never changes."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self.entries: OrderedDict[tuple[str, int], ItemPublic] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> ItemPublic | None:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, int], answer: ItemPublic) -> None:
+        with self.lock:
+            self.entries[key] = answer
+            while len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
+
+
+def _item(ledger: Ledger, keys: queries.ItemKeys) -> ItemPublic:
     with ledger.log.store.read() as reader:
         views = queries.about_item(reader, list(keys.covered_by))
         up = queries.lineage(reader, keys.lineage, "upstream", queries.MAX_LINEAGE_DEPTH)

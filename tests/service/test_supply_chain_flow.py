@@ -253,3 +253,20 @@ def test_schemas_are_published(client: TestClient) -> None:
     assert origin.headers["content-type"].startswith("application/schema+json")
     assert origin.json()["$id"].endswith("/origin/v1.json")
     assert client.get("/schemas/teleport/v1.json").status_code == 404
+
+
+def test_item_answers_carry_an_etag_until_the_log_grows(
+    client: TestClient, chain: dict[str, Ed25519PrivateKey]
+) -> None:
+    path = "/api/v1/items/01/09506000134376/10/BAGS-7"
+    first = client.get(path)
+    etag = first.headers["etag"]
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert client.get(path).json() == first.json()
+    recall = {"type": "recall", "items": [BAGS], "reason": "Seal defect"}
+    assert post(client, "brand", chain["brand"], recall).status_code == 201
+    changed = client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert [r["recalled_item"] for r in changed.json()["recalls"]] == [BAGS]
