@@ -41,6 +41,7 @@ from provenance.statements import (
     parse_statement,
     statement_at,
 )
+from provenance.store.sql import Reader
 
 DEFAULT_MAX_BATCH = 1000
 """The most submissions one group commit takes (also the limit of a batch request)."""
@@ -91,16 +92,9 @@ class Ledger:
         """Bring the registry up to what other processes appended, without taking the append lock."""
         with self.log.store.read() as reader:
             size = reader.size()
-            start = self._registry_size
-            if size <= start:
+            if size <= self._registry_size:
                 return
-            registry = self._registry.copy()
-            for index, leaf in reader.entries_of_kinds(start, REGISTRY_TYPES):
-                if index < size:
-                    registry.apply(
-                        parse_statement(parse_envelope(decode_leaf(leaf).payload)), index
-                    )
-        registry.take_dirty_rows()
+            registry = _folded(self._registry.copy(), reader, self._registry_size, size)
         self._install(registry, size)
 
     def _install(self, registry: Registry, size: int) -> None:
@@ -223,11 +217,7 @@ class Ledger:
             # The log cannot shrink; a smaller size means another database: start again.
             registry = Registry.from_rows(batch.txn.parties(), batch.txn.party_keys())
         elif batch.start > self._registry_size:
-            for index, leaf in batch.txn.entries_of_kinds(self._registry_size, REGISTRY_TYPES):
-                entry = decode_leaf(leaf)
-                statement = parse_statement(parse_envelope(entry.payload))
-                registry.apply(statement, index)
-            registry.take_dirty_rows()  # their projection rows were written by whoever appended
+            registry = _folded(registry, batch.txn, self._registry_size, batch.start)
         return registry
 
     def _commit_loop(self) -> None:
@@ -255,6 +245,16 @@ class Ledger:
             self._queue_ready.notify_all()
         if self._committer is not None:
             self._committer.join()
+
+
+def _folded(registry: Registry, reader: Reader, start: int, end: int) -> Registry:
+    """Fold into ``registry`` the registry entries in [start, end) that other processes appended;
+    their projection rows were written by whoever appended them, so none are left dirty here."""
+    for index, leaf in reader.entries_of_kinds(start, REGISTRY_TYPES):
+        if index < end:
+            registry.apply(parse_statement(parse_envelope(decode_leaf(leaf).payload)), index)
+    registry.take_dirty_rows()
+    return registry
 
 
 def _verify_signatures(statement: Statement, keys: dict[str, bytes]) -> set[str]:
