@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from sqlalchemy import bindparam, text
 
 from api.deps import LedgerDep
 from api.models import DSSE_ENVELOPE_SCHEMA, MAX_INDEX, ReceiptPublic
@@ -63,10 +64,12 @@ class CaptureResult(BaseModel):
 def _capture_result(ledger: Ledger, index: int) -> CaptureResult:
     with ledger.log.store.read() as reader:
         leaf = reader.leaf(index)
-        rows = reader.connection.exec_driver_sql(
-            "SELECT idx, event_id, statement_type FROM epcis_event WHERE capture = "
-            + str(int(index))
-            + " ORDER BY position"
+        rows = reader.connection.execute(
+            text(
+                "SELECT idx, event_id, statement_type FROM epcis_event"
+                " WHERE capture = :c ORDER BY position"
+            ),
+            {"c": index},
         ).all()
     if leaf is None or decode_leaf(leaf).kind != "epcis.capture":
         raise HTTPException(status_code=404, detail=f"no capture {index}")
@@ -152,14 +155,13 @@ def _events(reader: Reader, hits: list[tuple[int, int, int]]) -> list[dict[str, 
         parsed = parse_document(parse_envelope(decode_leaf(leaf).payload).payload)
         return [e.event for e in parsed.events]
 
-    ids = {
-        int(i): str(e)
-        for i, e in reader.connection.exec_driver_sql(
-            "SELECT idx, event_id FROM epcis_event WHERE idx IN ("
-            + ",".join(str(int(h[0])) for h in hits)
-            + ")"
+    ids: dict[int, str] = {}
+    if hits:
+        query = text("SELECT idx, event_id FROM epcis_event WHERE idx IN :ids").bindparams(
+            bindparam("ids", expanding=True)
         )
-    } if hits else {}  # fmt: skip
+        rows = reader.connection.execute(query, {"ids": [h[0] for h in hits]})
+        ids = {int(i): str(e) for i, e in rows}
     events = []
     for index, capture_index, position in hits:
         event = dict(document(capture_index)[position])
