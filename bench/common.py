@@ -299,6 +299,15 @@ def payloads(count: int, size: int, seed: int = 0) -> list[bytes]:
     return out
 
 
+def append_blobs(log: Log, entries: int, payload: int, batch: int) -> None:
+    """Append ``entries`` plain entries of ``payload`` bytes to ``log`` in batches of ``batch``."""
+    done = 0
+    while done < entries:
+        count = min(batch, entries - done)
+        log.append([("blob", p) for p in payloads(count, payload, seed=done)])
+        done += count
+
+
 def close_log(log: Log) -> None:
     """Release the log's database connections."""
     log.store.close()

@@ -24,11 +24,11 @@ import psycopg
 from common import (
     POSTGRES_URL,
     Result,
+    append_blobs,
     close_log,
     fmt,
     new_keys,
     open_log,
-    payloads,
     postgres_reachable,
     postgres_schema,
     print_machine,
@@ -48,11 +48,7 @@ def build(url: str, keys: OperatorKeys, entries: int, payload: int, batch: int) 
     """Append ``entries`` blob entries; return the average leaf length (header + payload)."""
     log = open_log(url, keys)
     try:
-        done = 0
-        while done < entries:
-            count = min(batch, entries - done)
-            log.append([("blob", p) for p in payloads(count, payload, seed=done)])
-            done += count
+        append_blobs(log, entries, payload, batch)
         with log.store.read() as reader:
             average = reader.connection.exec_driver_sql(
                 "SELECT avg(length(leaf)) FROM log_entry"

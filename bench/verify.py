@@ -30,6 +30,7 @@ from multiprocessing import get_context
 from common import (
     ORIGIN,
     Result,
+    append_blobs,
     close_log,
     fmt,
     founded_ledger,
@@ -37,7 +38,6 @@ from common import (
     new_keys,
     open_log,
     origin_body,
-    payloads,
     print_machine,
     print_results,
     rate_result,
@@ -77,11 +77,7 @@ def sign_chunk(task: tuple[bytes, int, int]) -> list[Signed]:
 def build_unsigned(url: str, keys: OperatorKeys, entries: int, payload: int, batch: int) -> None:
     log = open_log(url, keys)
     try:
-        done = 0
-        while done < entries:
-            count = min(batch, entries - done)
-            log.append([("blob", p) for p in payloads(count, payload, seed=done)])
-            done += count
+        append_blobs(log, entries, payload, batch)
     finally:
         close_log(log)
 
