@@ -245,13 +245,13 @@ def test_registry_conflicts(ledger: Ledger, operator_keys: OperatorKeys) -> None
 
 def test_a_batch_answers_each_submission(ledger: Ledger, operator_keys: OperatorKeys) -> None:
     key = register(ledger, operator_keys, "farm")
-    good = ledger.prepare(attestation("farm", key))
-    stranger = ledger.prepare(attestation("farm", key))
+    first = ledger.prepare(attestation("farm", key))
+    second = ledger.prepare(attestation("farm", key))
     suspend = ledger.prepare(
         governance(operator_keys, "party.suspend", party="farm", reason="breach")
     )
     after = ledger.prepare(attestation("farm", key))
-    outcomes = ledger.commit([good, stranger, suspend, after])
+    outcomes = ledger.commit([first, second, suspend, after])
     assert [type(o).__name__ for o in outcomes] == [
         "Receipt",
         "Receipt",
