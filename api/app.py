@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+import web
 from api import errors
 from api.demo import load_demo
 from api.limits import BodyLimitMiddleware
@@ -54,6 +56,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body)
+    # Everything public may be read from any origin (GS1 resolvers SHALL support CORS); writes
+    # are authenticated by signatures or the admin token, never by cookies, so this opens nothing.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "OPTIONS", "POST"],
+        allow_headers=["*"],
+        expose_headers=["Link", "ETag", "Location", "Content-Language"],
+    )
     app.include_router(meta.router)
     app.include_router(log.router)
     app.include_router(parties.router)
@@ -61,4 +72,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(items.router)
     app.include_router(schemas.router)
     app.include_router(epcis.router)
+    web.install(app)  # last: the resolver answers Digital Link paths at the root
     return app

@@ -27,6 +27,7 @@ POSTGRES_URL = os.environ.get(
 )
 ORIGIN = "test.example/log"
 BACKENDS = ["sqlite", "postgresql"]
+pytest_plugins = ["live_fixtures"]
 
 
 def _postgres_conninfo() -> str:

@@ -1,0 +1,1 @@
+"""The web's routers: one per concern."""
