@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from provenance.errors import LogIntegrityError, ProvenanceError
+from web.errors import error_page, wants_page
 
 PROBLEM_BASE = "https://provenance.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
@@ -57,8 +58,10 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return problem(422, "invalid-request", "Invalid request", detail, errors=issues)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if wants_page(request):
+        return error_page(request, error.status_code, str(error.detail), error.headers)
     code = HTTP_CODES.get(error.status_code, "http-error")
     response = problem(error.status_code, code, str(error.detail), str(error.detail))
     for name, value in (error.headers or {}).items():

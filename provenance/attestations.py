@@ -25,6 +25,7 @@ from provenance.gs1.digital_link import DigitalLink, DigitalLinkError, parse_dig
 SCHEMA_BASE = "https://provenance.dev/schemas/"
 
 ATTESTATION_TYPES = (
+    "product",
     "origin",
     "transformation",
     "custody",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -23,7 +23,7 @@ class _CachedStatic(StaticFiles):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         versioned = b"v=" in scope.get("query_string", b"")
 
-        async def send_with_headers(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 cache_control = "public, max-age=31536000, immutable" if versioned else "no-cache"

@@ -9,13 +9,16 @@ saw, so the page and its twin cannot disagree.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from provenance.attestations import item_key
 from web.i18n import Translator, languages, negotiate
 from web.static_files import static_url
 
@@ -50,6 +53,34 @@ environment = Environment(
 )
 environment.globals["static"] = static_url
 environment.globals["languages"] = languages
+
+
+def _when(time_ms: int) -> str:
+    """A log time (milliseconds since the epoch) as a UTC date and minute."""
+    return datetime.fromtimestamp(time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _iso(time_ms: int) -> str:
+    """A log time as an RFC 3339 instant, for ``<time datetime>``."""
+    return datetime.fromtimestamp(time_ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _hri(key: str) -> str:
+    """The GS1 human-readable interpretation of an item key: ``(01) 0950… (10) LOT``."""
+    parts = key.strip("/").split("/")
+    return " ".join(f"({parts[i]}) {unquote(parts[i + 1])}" for i in range(0, len(parts) - 1, 2))
+
+
+def _number(value: float) -> str:
+    """A figure with at most three significant decimals and no trailing zeros."""
+    return f"{value:,.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+
+
+environment.filters["when"] = _when
+environment.filters["iso"] = _iso
+environment.filters["hri"] = _hri
+environment.filters["number"] = _number
+environment.filters["key"] = item_key
 
 
 def language_of(request: Request) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import KeysDep, LedgerDep
+from web.errors import wants_page
+from web.routes.pages import home_page
 
 router = APIRouter(tags=["service"])
 
@@ -19,9 +22,20 @@ class ServiceInfo(BaseModel):
     links: dict[str, str] = Field(description="Where to find the log's public parts.")
 
 
-@router.get("/", response_model=ServiceInfo, summary="About this ledger")
-def index(ledger: LedgerDep, keys: KeysDep) -> ServiceInfo:
-    """The log's origin, size and verifier key, and links to its checkpoint, entries and docs."""
+@router.get(
+    "/",
+    response_model=ServiceInfo,
+    summary="About this ledger",
+    responses={
+        200: {"content": {"text/html": {}}, "description": "A browser gets the front page."}
+    },
+)
+def index(request: Request, ledger: LedgerDep, keys: KeysDep) -> ServiceInfo | Response:
+    """The log's origin, size and verifier key, and links to its checkpoint, entries and docs.
+
+    A browser (HTML first in `Accept`) gets the front page for people instead."""
+    if wants_page(request):
+        return home_page(request)
     return ServiceInfo(
         origin=ledger.log.origin,
         size=ledger.log.size(),

@@ -1,18 +1,259 @@
 """The public pages: an item (product, lot or serial), a party, the log and the recall list.
 
-Being written in its own change; ``item_page`` is the entry point the resolver calls.
+Each page is a function of the log at its current size, so it carries an ETag naming that size
+(and the language): a phone that scans the same code again gets 304 until the log grows, and the
+server answers repeat views from a small cache of rendered pages. Every page has a JSON twin
+(``Accept: application/json`` or ``?format=json``) built from the same data as the page.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import Response
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
+from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.responses import Response
+from sqlalchemy import text
+
+from provenance import queries
+from provenance.attestations import key_of
+from provenance.evidence import build_evidence, evidence_json
 from provenance.gs1.digital_link import DigitalLink
+from provenance.ledger import Ledger
+from provenance.story import Story, item_story, lots_of
+from web.templating import language_of, render, wants_json
+from web.twins import story_twin, view_twin
 
 router = APIRouter(include_in_schema=False)
+
+RECENT_ENTRIES = 20
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+class PageCache:
+    """Rendered answers keyed by (page, log size, language, twin): the log only grows, so an
+    answer for a size never changes and old sizes simply age out of the LRU."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self.entries: OrderedDict[tuple[str, int, str, bool], Response] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, str, bool]) -> Response | None:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, int, str, bool], response: Response) -> None:
+        with self.lock:
+            self.entries[key] = response
+            while len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
+
+
+def cached_page(request: Request, page: str, build: Callable[[int], Response]) -> Response:
+    """Answer ``page`` at the log's current size: 304 for a matching ETag, else from the cache,
+    else ``build(size)`` (cached if it succeeded)."""
+    ledger = _ledger(request)
+    ledger.refresh()  # other workers' registry changes (a suspension) show at once
+    size = ledger.log.size()
+    language, twin = language_of(request), wants_json(request)
+    tag = hashlib.sha256(f"{page}\0{language}\0{twin}".encode()).hexdigest()[:16]
+    etag = f'"{size}-{tag}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept, Accept-Language"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    cache: PageCache | None = getattr(request.app.state, "pages", None)
+    if cache is None:
+        cache = request.app.state.pages = PageCache()
+    key = (page, size, language, twin)
+    found = cache.get(key)
+    if found is None:
+        found = build(size)
+        if found.status_code == 200:
+            cache.put(key, found)
+    response = Response(found.body, status_code=found.status_code, headers=dict(found.headers))
+    response.headers.update(headers)
+    return response
 
 
 def item_page(request: Request, link: DigitalLink) -> Response:
     """The page (or its JSON twin) for the item ``link`` names; 404 if nothing is recorded."""
-    raise HTTPException(status_code=404, detail=f"no page yet for {link}")
+    keys = queries.item_keys("https://id.gs1.org" + key_of(link))
+
+    def build(size: int) -> Response:
+        ledger = _ledger(request)
+        with ledger.log.store.read() as reader:
+            story = item_story(reader, keys, ledger.registry.parties, datetime.now(UTC).date())
+            if story is None:
+                raise HTTPException(status_code=404, detail=f"nothing is recorded about {keys.own}")
+            evidence = build_evidence(
+                reader, list(story.claims), request.app.state.keys.log_signer.verifier_key()
+            )
+        base = request.app.state.settings.base_url.rstrip("/")
+        context = _item_context(story, base)
+        return render(
+            request,
+            "item.html",
+            {**context, "evidence": evidence_json(evidence)},
+            twin={**story_twin(story, base), "evidence": evidence},
+        )
+
+    return cached_page(request, "item:" + keys.own, build)
+
+
+def _item_context(story: Story, base: str) -> dict[str, Any]:
+    return {
+        "story": story,
+        "item_url": base + story.item.own,
+        "path": story.item.own.lstrip("/"),
+    }
+
+
+PartyId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+
+
+@router.get("/parties/{party_id}")
+def party_page(request: Request, party_id: PartyId) -> Response:
+    """A party: who it is, its standing, its keys, its attestations and what was said about it."""
+
+    def build(size: int) -> Response:
+        ledger = _ledger(request)
+        party = ledger.registry.parties.get(party_id)
+        if party is None:
+            raise HTTPException(status_code=404, detail=f"no party {party_id!r}")
+        keys = sorted(
+            (k for k in ledger.registry.keys.values() if k.party_id == party_id),
+            key=lambda k: k.added_at,
+        )
+        with ledger.log.store.read() as reader:
+            made = _indexes(
+                reader, "party = :p AND subject IS NULL ORDER BY idx DESC LIMIT 50", party_id
+            )
+            about = _indexes(reader, "subject = :p ORDER BY idx", party_id)
+            certified = [
+                v
+                for v in queries.statements(
+                    reader, _indexes(reader, "type = 'certification'", None)
+                )
+                if v.body["subject"].get("party") == party_id
+            ]
+            recent = queries.statements(reader, made)[::-1]
+            history = queries.statements(reader, about)
+        twin = {
+            "party": {
+                "id": party.id, "name": party.name, "role": party.role, "country": party.country,
+                "website": party.website, "gln": party.gln, "status": party.status,
+                "status_reason": party.status_reason, "registered_at": party.registered_at,
+            },
+            "keys": [
+                {"keyid": k.keyid, "added_at": k.added_at, "revoked_at": k.revoked_at,
+                 "revoke_reason": k.revoke_reason}
+                for k in keys
+            ],
+            "attestations": [view_twin(v) for v in recent],
+            "certifications": [view_twin(v) for v in certified],
+            "history": [view_twin(v) for v in history],
+        }  # fmt: skip
+        context = {
+            "party": party,
+            "keys": keys,
+            "recent": recent,
+            "certified": certified,
+            "history": history,
+        }
+        return render(request, "party.html", context, twin=twin)
+
+    return cached_page(request, "party:" + party_id, build)
+
+
+def _indexes(reader: Any, where: str, party: str | None) -> list[int]:
+    rows = reader.connection.execute(
+        text(f"SELECT idx FROM statement WHERE {where}"), {"p": party} if party else {}
+    ).all()
+    return [int(r[0]) for r in rows]
+
+
+@router.get("/log")
+def log_page(request: Request) -> Response:
+    """The log: its latest checkpoint, its verifier key, recent entries and how to check it."""
+
+    def build(size: int) -> Response:
+        ledger = _ledger(request)
+        start = max(0, size - RECENT_ENTRIES)
+        with ledger.log.store.read() as reader:
+            views = {v.index: v for v in queries.statements(reader, list(range(start, size)))}
+            kinds = reader.connection.execute(
+                text("SELECT idx, kind FROM log_entry WHERE idx >= :s ORDER BY idx DESC"),
+                {"s": start},
+            ).all()
+        entries = [(int(i), str(k), views.get(int(i))) for i, k in kinds]
+        keys = request.app.state.keys
+        twin = {
+            "origin": ledger.log.origin,
+            "size": size,
+            "checkpoint": ledger.log.latest_checkpoint(),
+            "verifier_key": keys.log_signer.verifier_key(),
+            "recent": [{"index": i, "kind": k} for i, k, _ in entries],
+        }
+        context = {**twin, "entries": entries}
+        return render(request, "log.html", context, twin=twin)
+
+    return cached_page(request, "log", build)
+
+
+@router.get("/recalls")
+def recalls_page(request: Request) -> Response:
+    """Every recall in force, newest first, with the lots it names."""
+
+    def build(size: int) -> Response:
+        ledger = _ledger(request)
+        with ledger.log.store.read() as reader:
+            views = queries.statements(
+                reader, _indexes(reader, "type = 'recall' ORDER BY idx DESC", None)
+            )
+        active = sorted((v for v in views if v.status != "retracted"), key=lambda v: -v.index)
+        items = {v.index: [queries.item_keys(uri).own for uri in v.body["items"]] for v in active}
+        parties = {p: ledger.registry.parties.get(p) for p in {v.by for v in active}}
+        twin = {"recalls": [{**view_twin(v), "item_paths": items[v.index]} for v in active]}
+        context = {"recalls": active, "items": items, "parties": parties}
+        return render(request, "recalls.html", context, twin=twin)
+
+    return cached_page(request, "recalls", build)
+
+
+def home_page(request: Request) -> Response:
+    """The front page for people: what this is, and the products it knows."""
+
+    def build(size: int) -> Response:
+        ledger = _ledger(request)
+        with ledger.log.store.read() as reader:
+            rows = reader.connection.execute(
+                text(
+                    "SELECT r.item, MAX(r.idx) FROM item_ref r JOIN statement s ON s.idx = r.idx"
+                    " WHERE s.type = 'product' GROUP BY r.item ORDER BY MAX(r.idx) DESC LIMIT 50"
+                )
+            ).all()
+            products = queries.statements(reader, [int(r[1]) for r in rows])
+            lots: dict[str, list[str]] = {}
+            for view in products:
+                for uri in view.body["items"]:
+                    own = queries.item_keys(uri).own
+                    lots[own] = lots_of(reader, own)
+        twin = {
+            "size": size,
+            "products": [{**view_twin(v), "lots": lots} for v in products],
+        }
+        return render(request, "home.html", {"products": products, "lots": lots}, twin=twin)
+
+    return cached_page(request, "home", build)
