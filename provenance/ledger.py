@@ -88,14 +88,16 @@ class Ledger:
         """The log size the registry reflects."""
         return self._registry_size
 
-    def refresh(self) -> None:
-        """Bring the registry up to what other processes appended, without taking the append lock."""
+    def refresh(self) -> int:
+        """Bring the registry up to what other processes appended, without taking the append lock;
+        return the log size it saw (one read, so a page can key its cache on it)."""
         with self.log.store.read() as reader:
             size = reader.size()
             if size <= self._registry_size:
-                return
+                return size
             registry = _folded(self._registry.copy(), reader, self._registry_size, size)
         self._install(registry, size)
+        return size
 
     def _install(self, registry: Registry, size: int) -> None:
         with self._registry_lock:

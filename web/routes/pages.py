@@ -8,10 +8,12 @@ server answers repeat views from a small cache of rendered pages. Every page has
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -38,53 +40,77 @@ def _ledger(request: Request) -> Ledger:
     return ledger
 
 
+@dataclass(frozen=True)
+class CachedPage:
+    """A rendered answer, kept with its gzip form so repeat views cost no compression."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    gzipped: bytes
+
+    @classmethod
+    def of(cls, response: Response) -> CachedPage:
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        body = bytes(response.body)
+        return cls(response.status_code, headers, body, gzip.compress(body, 6))
+
+    def answer(self, accept_encoding: str, extra: dict[str, str]) -> Response:
+        if "gzip" in accept_encoding and len(self.gzipped) < len(self.body):
+            headers = {**self.headers, **extra, "Content-Encoding": "gzip"}
+            return Response(self.gzipped, status_code=self.status, headers=headers)
+        return Response(self.body, status_code=self.status, headers={**self.headers, **extra})
+
+
 class PageCache:
     """Rendered answers keyed by (page, log size, language, twin): the log only grows, so an
     answer for a size never changes and old sizes simply age out of the LRU."""
 
     def __init__(self, capacity: int = 512) -> None:
         self.capacity = capacity
-        self.entries: OrderedDict[tuple[str, int, str, bool], Response] = OrderedDict()
+        self.entries: OrderedDict[tuple[str, int, str, bool], CachedPage] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: tuple[str, int, str, bool]) -> Response | None:
+    def get(self, key: tuple[str, int, str, bool]) -> CachedPage | None:
         with self.lock:
             found = self.entries.get(key)
             if found is not None:
                 self.entries.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, int, str, bool], response: Response) -> None:
+    def put(self, key: tuple[str, int, str, bool], page: CachedPage) -> None:
         with self.lock:
-            self.entries[key] = response
+            self.entries[key] = page
             while len(self.entries) > self.capacity:
                 self.entries.popitem(last=False)
 
 
+def page_cache(request: Request) -> PageCache:
+    """This app's page cache (one per worker process)."""
+    cache: PageCache | None = getattr(request.app.state, "pages", None)
+    if cache is None:
+        cache = request.app.state.pages = PageCache()
+    return cache
+
+
 def cached_page(request: Request, page: str, build: Callable[[int], Response]) -> Response:
     """Answer ``page`` at the log's current size: 304 for a matching ETag, else from the cache,
-    else ``build(size)`` (cached if it succeeded)."""
-    ledger = _ledger(request)
-    ledger.refresh()  # other workers' registry changes (a suspension) show at once
-    size = ledger.log.size()
+    else ``build(size)`` (cached if it succeeded). Answers are gzipped for clients that accept it."""
+    size = _ledger(request).refresh()  # other workers' registry changes (a suspension) show at once
     language, twin = language_of(request), wants_json(request)
     tag = hashlib.sha256(f"{page}\0{language}\0{twin}".encode()).hexdigest()[:16]
     etag = f'"{size}-{tag}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept, Accept-Language"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    cache: PageCache | None = getattr(request.app.state, "pages", None)
-    if cache is None:
-        cache = request.app.state.pages = PageCache()
     key = (page, size, language, twin)
-    found = cache.get(key)
+    found = page_cache(request).get(key)
     if found is None:
-        found = build(size)
-        if found.status_code == 200:
-            cache.put(key, found)
-    response = Response(found.body, status_code=found.status_code, headers=dict(found.headers))
-    response.headers.update(headers)
-    return response
+        found = CachedPage.of(build(size))
+        if found.status == 200:
+            page_cache(request).put(key, found)
+    headers["Vary"] = "Accept, Accept-Language, Accept-Encoding"
+    return found.answer(request.headers.get("accept-encoding", ""), headers)
 
 
 def item_page(request: Request, link: DigitalLink) -> Response:
