@@ -40,8 +40,10 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-async def _provenance_error(_request: Request, error: Exception) -> JSONResponse:
+async def _provenance_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ProvenanceError)
+    if wants_page(request):
+        return error_page(request, error.status, str(error))
     extra: dict[str, Any] = {}
     if isinstance(error, LogIntegrityError):
         extra = {"index": error.index, "part": error.what}

@@ -109,6 +109,39 @@ def item_keys(uri_or_key: str) -> ItemKeys:
     return ItemKeys(keys[0], tuple(keys), lineage_key or keys[0])
 
 
+# The keys of places (GLN, AI 414): what the ledger records about a place is the events at it.
+_PLACE_KEY_PREFIX = "/414/"
+
+
+def item_known(reader: Reader, keys: ItemKeys) -> bool:
+    """Return whether the ledger records anything that speaks for the item ``keys`` names: a
+    statement or event naming it or a qualified level above it (a serial's lot), one naming a level
+    below it (a lot or serial of a product, a serial of a lot), or, for a place (GLN, AI 414), an
+    EPCIS event whose bizLocation it is. What was said of a product alone does not make every lot
+    number known: a mistyped lot must not show a page as if it had been made."""
+    specific = [k for k in keys.covered_by if k == keys.own or k.count("/") > 2]
+    named = text("SELECT 1 FROM item_ref WHERE item IN :keys LIMIT 1").bindparams(
+        bindparam("keys", expanding=True)
+    )
+    if reader.connection.execute(named, {"keys": specific}).first():
+        return True
+    # LIKE may use an index (PostgreSQL with the C collation) but is case-insensitive in SQLite;
+    # the substr comparison is what decides, exactly, on both.
+    prefix = keys.own + "/"
+    pattern = prefix.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+    below = text(
+        "SELECT 1 FROM item_ref WHERE item LIKE :pattern ESCAPE '!'"
+        " AND substr(item, 1, :length) = :prefix LIMIT 1"
+    )
+    found = {"pattern": pattern, "length": len(prefix), "prefix": prefix}
+    if reader.connection.execute(below, found).first():
+        return True
+    if keys.own.startswith(_PLACE_KEY_PREFIX):
+        at = text("SELECT 1 FROM epcis_event WHERE biz_location = :place LIMIT 1")
+        return reader.connection.execute(at, {"place": keys.own}).first() is not None
+    return False
+
+
 def about_item(reader: Reader, keys: list[str]) -> list[StatementView]:
     """Return every statement that names one of ``keys``, in log order."""
     if not keys:

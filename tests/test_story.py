@@ -94,7 +94,8 @@ def test_a_serial_is_covered_by_its_lot_and_product(chain: Chain) -> None:
     chain.say("roaster", type="product", items=[PRODUCT], name="Whole bean")
     story = chain.story(BAGS + "/21/0042")
     assert story.level == "serial"
-    assert story.product is not None and story.product.body["name"] == "Whole bean"
+    assert story.product is not None
+    assert story.product.body["name"] == "Whole bean"
     assert story.item.covered_by[1:] == tuple(queries.item_keys(u).own for u in (BAGS, PRODUCT))
 
 
@@ -102,7 +103,8 @@ def test_the_latest_product_statement_names_the_product(chain: Chain) -> None:
     chain.say("roaster", type="product", items=[PRODUCT], name="Old name")
     chain.say("roaster", type="product", items=[PRODUCT], name="New name")
     story = chain.story(BAGS)
-    assert story.product is not None and story.product.body["name"] == "New name"
+    assert story.product is not None
+    assert story.product.body["name"] == "New name"
 
 
 def test_a_product_page_lists_its_lots(chain: Chain) -> None:
@@ -173,7 +175,8 @@ def test_a_certification_of_an_upstream_lot_is_shown(chain: Chain) -> None:
     chain.say("cert", type="certification", subject={"items": [GREEN]}, standard="Organic",
               certificate="O-1", valid_from="2026-01-01", valid_until="2027-01-01")  # fmt: skip
     (found,) = chain.story(BAGS).certifications
-    assert found.covers == queries.item_keys(GREEN).own and found.state == "valid"
+    assert found.covers == queries.item_keys(GREEN).own
+    assert found.state == "valid"
 
 
 def test_risks_and_benefits_are_listed_with_who_declared_them(chain: Chain) -> None:
@@ -187,7 +190,8 @@ def test_risks_and_benefits_are_listed_with_who_declared_them(chain: Chain) -> N
 def test_a_recall_of_an_input_reaches_the_lots_made_from_it(chain: Chain) -> None:
     chain.say("mill", type="recall", items=[GREEN], reason="mould")
     (recall,) = chain.story(BAGS).recalls
-    assert recall.item == queries.item_keys(GREEN).own and not recall.direct
+    assert recall.item == queries.item_keys(GREEN).own
+    assert not recall.direct
     (direct,) = chain.story(GREEN).recalls
     assert direct.direct
 

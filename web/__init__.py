@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from web.routes import pages, qr, resolver
+from web.routes import pages, qr
+from web.routes import resolver as resolver_routes
 from web.static_files import mount_static
 
 
@@ -19,4 +20,4 @@ def install(app: FastAPI) -> None:
     mount_static(app)
     app.include_router(qr.router)
     app.include_router(pages.router)
-    app.include_router(resolver.router)
+    app.include_router(resolver_routes.router)

@@ -75,6 +75,16 @@ class LineagePublic(BaseModel):
     truncated: bool = Field(description="True if the walk stopped at the limit with more to see.")
 
 
+def _raw_item(request: Request, item: str, suffix: str = "") -> str:
+    """The item path as sent (still percent-encoded), so that a lot holding ``/`` or ``%`` (sent
+    as ``%2F``, ``%25``) reaches the Digital Link parser intact; ``item`` if there is none."""
+    raw: bytes | None = request.scope.get("raw_path")
+    if not raw:
+        return item
+    path = raw.decode("latin-1").split("?", 1)[0].removeprefix(router.prefix + "/")
+    return path.removesuffix(suffix) if suffix else path
+
+
 def _keys(item: str) -> queries.ItemKeys:
     try:
         return queries.item_keys(item)
@@ -86,6 +96,7 @@ def _keys(item: str) -> queries.ItemKeys:
 
 @router.get("/{item:path}/lineage", response_model=LineagePublic, summary="An item's lineage")
 def get_lineage(
+    request: Request,
     ledger: LedgerDep,
     item: ItemPath,
     direction: Annotated[
@@ -98,7 +109,7 @@ def get_lineage(
 ) -> LineagePublic:
     """Walk transformations from the item, upstream to its origins or downstream to what was made
     from it."""
-    key = _keys(item).lineage
+    key = _keys(_raw_item(request, item, "/lineage")).lineage
     with ledger.log.store.read() as reader:
         walk = queries.lineage(reader, key, direction, depth)
     return LineagePublic(
@@ -127,7 +138,7 @@ def get_item(
     size: a client that sends it back gets 304 until the log grows, and the server answers repeat
     views from a small cache keyed the same way.
     """
-    keys = _keys(item)
+    keys = _keys(_raw_item(request, item))
     size = ledger.log.size()
     etag = f'"{size}-{hashlib.sha256(keys.own.encode()).hexdigest()[:16]}"'
     if request.headers.get("if-none-match") == etag:

@@ -67,7 +67,7 @@ def test_lot_page_tells_the_story_from_origin_to_shelf(client: TestClient) -> No
     ]:
         assert expected in page, expected
     assert page.index("Harvested") < page.index("Processed") < page.index("Received")
-    assert 'id="recall"' not in response.text  # this lot is not recalled
+    assert "No recall reaches this item" in page  # the recall status is always stated
 
 
 def test_footprint_total_rolls_up_the_green_coffee_share(client: TestClient) -> None:
@@ -230,6 +230,10 @@ def test_errors_are_readable_pages_for_people_and_never_200(client: TestClient) 
     assert "content-security-policy" in missing.headers
     unknown_item = client.get(f"/01/{GTIN_BAG}/10/NEVER-MADE", headers=HTML)
     assert unknown_item.status_code == 404
+    malformed = client.get(f"/01/{GTIN_BAG[:-1]}0/10/X", headers=HTML)  # wrong check digit
+    assert malformed.status_code == 400
+    assert malformed.headers["content-type"].startswith("text/html")
+    assert "check digit" in malformed.text
     as_api = client.get("/parties/nobody", headers={"Accept": "application/json"})
     assert as_api.status_code == 404
     assert as_api.headers["content-type"] == "application/problem+json"
