@@ -35,7 +35,16 @@ ATTESTATION_TYPES = (
     "recall",
     "correction",
     "retraction",
+    "review",
+    "review.answer",
+    "review.hide",
+    "review.erase",
+    "review.status",
 )
+
+REVIEW = "review"
+REVIEW_FOLLOWERS = ("review.answer", "review.hide", "review.erase", "review.status")
+"""Statements about a review: they point at it by its index (``review``)."""
 
 
 @cache
@@ -147,8 +156,9 @@ TargetLookup = Callable[[int], "tuple[str, str] | None"]
 
 
 def target_of(body: dict[str, Any]) -> int | None:
-    """Return the index a correction or retraction points at, or None for other statements."""
-    for field in ("corrects", "retracts"):
+    """Return the index a correction, a retraction or a statement about a review points at, or
+    None for other statements."""
+    for field in ("corrects", "retracts", "review"):
         if field in body:
             value: int = body[field]
             return value
@@ -163,12 +173,15 @@ def check_references(
     target = target_of(body)
     if target is None:
         return
+    if statement_type in REVIEW_FOLLOWERS:
+        _check_review_reference(statement_type, target, index, lookup)
+        return
     if target >= index:
         raise InvalidStatementError(
             f"{statement_type} points at entry {target}, not an earlier one"
         )
     found = lookup(target)
-    if found is None or found[0] not in ATTESTATION_TYPES:
+    if found is None or found[0] not in ATTESTATION_TYPES or found[0].startswith(REVIEW):
         raise InvalidStatementError(f"entry {target} is not an attestation")
     target_type, party = found
     if party != by:
@@ -177,3 +190,12 @@ def check_references(
         )
     if statement_type == "correction" and target_type in ("correction", "retraction"):
         raise InvalidStatementError(f"entry {target} is a {target_type}; correct the original")
+
+
+def _check_review_reference(
+    statement_type: str, target: int, index: int, lookup: TargetLookup
+) -> None:
+    """Raise unless a statement about a review points at an earlier review entry."""
+    found = lookup(target) if target < index else None
+    if found is None or found[0] != REVIEW:
+        raise InvalidStatementError(f"{statement_type}: entry {target} is not a review")

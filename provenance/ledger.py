@@ -18,7 +18,7 @@ appended twice: the second submission gets the first one's receipt.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -41,10 +41,14 @@ from provenance.statements import (
     parse_statement,
     statement_at,
 )
-from provenance.store.sql import Reader
+from provenance.store.sql import Reader, WriteTransaction
 
 DEFAULT_MAX_BATCH = 1000
 """The most submissions one group commit takes (also the limit of a batch request)."""
+
+
+AdmitHook = Callable[[WriteTransaction, int, int], None]
+"""Called with (transaction, index, time in ms) when a prepared statement is admitted."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class Prepared:
     raw: bytes
     statement: Statement
     verified: frozenset[str]
+    # Run in the append transaction once the statement is admitted, with its index and the
+    # batch's time: writes what lives beside the log (a review's content) atomically with the
+    # entry, or raises AppendRefused (a duplicate, a used holder code) so nothing is appended.
+    on_admit: AdmitHook | None = None
 
     @property
     def digest(self) -> bytes:
@@ -106,13 +114,14 @@ class Ledger:
 
     # --- Stage 1: outside the lock --------------------------------------------------------------
 
-    def prepare(self, data: bytes) -> Prepared:
-        """Check a submitted envelope's size, shape and signatures; raise AppendRefused if bad."""
+    def prepare(self, data: bytes, on_admit: AdmitHook | None = None) -> Prepared:
+        """Check a submitted envelope's size, shape and signatures; raise AppendRefused if bad.
+        ``on_admit`` runs in the append transaction if the statement is admitted."""
         self.log.check_payload(data)
         registry = self._registry
         statement = registry.resolve_party(parse_statement(parse_envelope(data)))
         verified = _verify_signatures(statement, registry.signing_keys(statement))
-        return Prepared(data, statement, frozenset(verified))
+        return Prepared(data, statement, frozenset(verified), on_admit)
 
     # --- Stage 2: under the lock ----------------------------------------------------------------
 
@@ -197,6 +206,8 @@ class Ledger:
         check_references(statement.type, statement.by, statement.body, index, lookup)
         if statement.capture is not None:
             self._check_new_event_ids(statement.capture, batch, added)
+        if prepared.on_admit is not None:
+            prepared.on_admit(batch.txn, index, batch.time_ms)
         batch.add(statement.type, prepared.raw, prepared.digest)
         if statement.capture is not None:
             for position, event in enumerate(statement.capture.events):

@@ -76,8 +76,10 @@ def statements(reader: Reader, indexes: list[int]) -> list[StatementView]:
             int(index), entry.time_ms, body["type"], body["by"], body, entry.payload
         )
         for follower, kind, target in followers:
-            if target == index:
-                (view.retracted_by if kind == "retraction" else view.corrected_by).append(follower)
+            if target == index and kind == "retraction":
+                view.retracted_by.append(follower)
+            elif target == index and kind == "correction":
+                view.corrected_by.append(follower)
         views.append(view)
     return views
 

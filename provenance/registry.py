@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -278,7 +279,26 @@ class Registry:
         return registry
 
 
+def _rule_role(*roles: str) -> Callable[[Registry, Statement], None]:
+    """A rule that only parties of ``roles`` may make a statement of its type."""
+
+    def rule(registry: Registry, statement: Statement) -> None:
+        role = registry.parties[statement.by].role
+        if role not in roles:
+            raise NotAuthorizedError(
+                f"a {statement.type} statement is for {' or '.join(roles)} parties, "
+                f"not a {role}"
+            )
+
+    return rule
+
+
 _RULES = {
+    "review": _rule_role("operator"),
+    "review.answer": _rule_role("brand", "supplier"),
+    "review.hide": _rule_role("moderator"),
+    "review.erase": _rule_role("operator"),
+    "review.status": _rule_role("operator"),
     st.PARTY_REGISTER: Registry._rule_register,
     st.PARTY_SUSPEND: Registry._rule_status,
     st.PARTY_REINSTATE: Registry._rule_status,

@@ -2,8 +2,9 @@
 
 ``log_entry``, ``merkle_tile`` and ``log_checkpoint`` are the log. Rows of ``log_entry`` and
 ``log_checkpoint`` are only ever inserted; a ``merkle_tile`` row at the right edge of the tree grows
-by appending hashes (see :mod:`provenance.tiles`). Every other table is a projection that
-``provenance rebuild`` can drop and replay from the log.
+by appending hashes (see :mod:`provenance.tiles`). ``review_content`` and ``holder_code`` are kept
+beside the log (content the log commits to, codes it must not publish). Every other table is a
+projection that ``provenance rebuild`` can drop and replay from the log.
 
 The schema is changed only through Alembic migrations (``provenance/store/migrations``); these
 classes are the models the migrations are written against.
@@ -159,6 +160,46 @@ class EPCISEventRow(SQLModel, table=True):
     statement_type: str | None = Field(default=None, sa_column=Column("statement_type", String(32)))
 
 
+class ReviewContent(SQLModel, table=True):
+    """Beside the log, not a projection: a review's content, which the log commits to by a salted
+    hash. Erasure blanks the personal fields and keeps the row (and the log) with a marker; a
+    rebuild never touches this table, since the log cannot recreate it."""
+
+    __tablename__ = "review_content"
+
+    idx: int = Field(sa_column=Column("idx", LogIndex, primary_key=True, autoincrement=False))
+    item: str = Field(sa_column=Column("item", String(512), nullable=False, index=True))
+    kind: str = Field(sa_column=Column("kind", String(16), nullable=False))
+    rating: int | None = Field(default=None, sa_column=Column("rating", Integer, nullable=True))
+    created_ms: int = Field(sa_column=Column("created_ms", BigInteger, nullable=False))
+    salt: bytes | None = Field(default=None, sa_column=Column("salt", LargeBinary, nullable=True))
+    # The exact bytes committed to (canonical JSON of rating, kind, title, text, name, item).
+    content: bytes | None = Field(
+        default=None, sa_column=Column("content", LargeBinary, nullable=True)
+    )
+    contact: str | None = Field(default=None, sa_column=Column("contact", Text, nullable=True))
+    # For duplicate detection: SHA-256 of the item and the normalised text; kept after erasure.
+    fingerprint: bytes = Field(
+        sa_column=Column("fingerprint", LargeBinary(32), nullable=False, unique=True)
+    )
+    author_token_hash: bytes | None = Field(
+        default=None, sa_column=Column("author_token_hash", LargeBinary(32), nullable=True)
+    )
+    erased_ms: int | None = Field(
+        default=None, sa_column=Column("erased_ms", BigInteger, nullable=True)
+    )
+
+
+class HolderCode(SQLModel, table=True):
+    """A code printed inside one serial's packaging, stored only as a hash, used at most once."""
+
+    __tablename__ = "holder_code"
+
+    code_hash: bytes = Field(sa_column=Column("code_hash", LargeBinary(32), primary_key=True))
+    item: str = Field(sa_column=Column("item", String(512), nullable=False, index=True))
+    used_by: int | None = Field(default=None, sa_column=Column("used_by", BigInteger))
+
+
 # The Core tables behind the models, for SQL that the hot paths build directly (SQLModel's
 # ``__table__`` is set by its metaclass, which type checkers cannot see).
 LOG_ENTRY: Table = LogEntry.__table__  # type: ignore[attr-defined]
@@ -173,3 +214,7 @@ EPCIS_EVENT: Table = EPCISEventRow.__table__  # type: ignore[attr-defined]
 
 LOG_TABLES = (LOG_ENTRY, MERKLE_TILE, LOG_CHECKPOINT)
 PROJECTION_TABLES = (PARTY, PARTY_KEY, STATEMENT, ITEM_REF, LINEAGE_EDGE, EPCIS_EVENT)
+REVIEW_CONTENT: Table = ReviewContent.__table__  # type: ignore[attr-defined]
+HOLDER_CODE: Table = HolderCode.__table__  # type: ignore[attr-defined]
+BESIDE_TABLES = (REVIEW_CONTENT, HOLDER_CODE)
+"""Kept beside the log: what it commits to but cannot recreate (never dropped by a rebuild)."""
