@@ -21,17 +21,24 @@ class BodyTooLarge(Exception):  # noqa: N818 -- a signal inside the middleware, 
 class BodyLimitMiddleware:
     """Refuse request bodies larger than ``limit`` bytes with 413."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, by_prefix: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        # Paths whose bodies are small by nature (a review) get a tighter limit of their own.
+        self.by_prefix = sorted((by_prefix or {}).items(), key=lambda p: -len(p[0]))
+
+    def limit_for(self, path: str) -> int:
+        """The body limit of ``path``: its longest matching prefix's, else the default."""
+        return next((n for prefix, n in self.by_prefix if path.startswith(prefix)), self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         received = 0
         started = False
@@ -41,7 +48,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
@@ -55,15 +62,15 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": PROBLEM_BASE + "body-too-large",
                 "title": "Request body too large",
                 "status": 413,
-                "detail": f"the request body is over the limit of {self.limit} bytes",
+                "detail": f"the request body is over the limit of {limit} bytes",
             }
         ).encode()
         await send(

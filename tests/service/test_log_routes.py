@@ -111,5 +111,11 @@ def test_bad_requests_get_problem_json(
 
 def test_production_refuses_the_default_admin_token() -> None:
     with pytest.raises(ValueError, match="PROVENANCE_ADMIN_TOKEN"):
-        Settings(environment="production")
-    assert Settings(environment="production", admin_token="s3cret").admin_token == "s3cret"
+        Settings(environment="production", secret_key="k")
+    chosen = Settings(environment="production", admin_token="s3cret", secret_key="k")
+    assert chosen.admin_token == "s3cret"
+
+
+def test_production_refuses_the_default_secret_key() -> None:
+    with pytest.raises(ValueError, match="PROVENANCE_SECRET_KEY"):
+        Settings(environment="production", admin_token="s3cret")
