@@ -286,8 +286,7 @@ def _rule_role(*roles: str) -> Callable[[Registry, Statement], None]:
         role = registry.parties[statement.by].role
         if role not in roles:
             raise NotAuthorizedError(
-                f"a {statement.type} statement is for {' or '.join(roles)} parties, "
-                f"not a {role}"
+                f"a {statement.type} statement is for {' or '.join(roles)} parties, not a {role}"
             )
 
     return rule
