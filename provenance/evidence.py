@@ -54,6 +54,9 @@ For each claim, in order:
   checkpoint's tree (its own proof) and is a ``party.register`` of that party listing the key or a
   ``key.add`` of the key to that party.
 - ``key-revoked``: the key was not revoked at or before the claim's index.
+- ``commitment``: for a ``review`` whose content the bundle shows (an optional top-level
+  ``"reviews": {"<index>": {"content": "<text>", "salt": "<base64>"}}``), SHA-256(salt ‖ content)
+  is the commitment its statement carries. Erased or hidden content is simply not shown.
 
 What this does not check, by design: the registration entries' own signatures and the admission
 rules (roles, suspensions) the ledger applied. Those are the log's business, checked by anyone who
@@ -72,6 +75,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import hashlib
 import json
 import re
 import sys
@@ -118,6 +122,7 @@ RULES = (
     "party",
     "key-registration",
     "key-revoked",
+    "commitment",
 )
 """Every rule code, bundle-wide first, then per claim in the order they are checked."""
 
@@ -353,12 +358,20 @@ def verify_evidence(evidence: object, trusted_key: str | None = None) -> Evidenc
         if isinstance(index, int):
             registered[index] = _Registration(item, checkpoint)
     return EvidenceReport(
-        checkpoint, tuple(_verify_claim(item, checkpoint, keys, registered) for item in claims)
+        checkpoint,
+        tuple(
+            _verify_claim(item, checkpoint, keys, registered, bundle.get("reviews"))
+            for item in claims
+        ),
     )
 
 
 def _verify_claim(
-    item: object, checkpoint: Checkpoint, keys: dict[str, Any], registered: dict[int, _Registration]
+    item: object,
+    checkpoint: Checkpoint,
+    keys: dict[str, Any],
+    registered: dict[int, _Registration],
+    reviews: object = None,
 ) -> ClaimResult:
     index = item.get("index") if isinstance(item, dict) else None
     position = index if isinstance(index, int) else -1
@@ -367,9 +380,26 @@ def _verify_claim(
         envelope, statement = _statement(item, payload)
         by = None if statement is None else statement["by"]
         party = _check_signers(envelope, by, leaf_index, keys, registered)
+        _check_commitment(statement, leaf_index, reviews)
     except EvidenceError as e:
         return ClaimResult(position, e.rule, e.message)
     return ClaimResult(leaf_index, party=party)
+
+
+def _check_commitment(statement: dict[str, Any] | None, index: int, reviews: object) -> None:
+    """Rule ``commitment``: a review whose content the bundle shows (``reviews[index]``: its
+    ``content`` text and base64 ``salt``) must hash, salted, to the commitment in its leaf."""
+    shown = reviews.get(str(index)) if isinstance(reviews, dict) else None
+    if statement is None or statement.get("type") != "review" or shown is None:
+        return
+    if not isinstance(shown, dict) or not isinstance(shown.get("content"), str):
+        raise EvidenceError("commitment", "the review's content is missing")
+    salt = _lenient_b64(shown.get("salt"))
+    if salt is None:
+        raise EvidenceError("commitment", "the review's salt is not base64")
+    digest = hashlib.sha256(salt + shown["content"].encode()).digest()
+    if base64.b64encode(digest).decode() != statement.get("commitment"):
+        raise EvidenceError("commitment", "the content shown is not what the log committed to")
 
 
 class _Registration:

@@ -85,6 +85,9 @@ class Ledger:
         self._queue_ready = threading.Condition()
         self._committer: threading.Thread | None = None
         self._closed = False
+        self.on_commit: list[Callable[[int], None]] = []
+        """Called with the new log size after each batch this process commits, in the committing
+        thread; a listener must be quick and must not raise (the live feed wakes on it)."""
 
     @property
     def registry(self) -> Registry:
@@ -152,8 +155,8 @@ class Ledger:
         outcomes: list[Outcome | None] = [None] * len(submissions)
         duplicates: dict[int, int] = {}
         admitted: dict[int, int] = {}
-        rows = ProjectionRows()
         with self.log.batch() as batch:
+            rows = ProjectionRows(earlier_review_items=batch.txn.subjects_of)
             registry = self._caught_up(batch)
             added: dict[int, Statement] = {}
             known = batch.indexes_of_digests([p.digest for p in submissions])
@@ -175,6 +178,9 @@ class Ledger:
             batch.txn.replace_projection("party_key", keys)
             rows.write(batch.txn)
         self._install(registry, batch.size)
+        if batch.size > batch.start:
+            for listener in self.on_commit:
+                listener(batch.size)
         by_index = {r.index: r for r in batch.receipts}
         for position in range(len(submissions)):
             if position in duplicates:

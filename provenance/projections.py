@@ -8,10 +8,18 @@ append lock so that no append interleaves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from provenance.attestations import ATTESTATION_TYPES, item_refs, lineage_edges, target_of
+from provenance.attestations import (
+    ATTESTATION_TYPES,
+    REVIEW,
+    REVIEW_FOLLOWERS,
+    item_refs,
+    lineage_edges,
+    target_of,
+)
 from provenance.capture import Capture, event_edges, event_items, event_row
 from provenance.entry import decode_leaf
 from provenance.registry import Registry
@@ -30,10 +38,14 @@ from provenance.store.sql import SqlStore, WriteTransaction
 class ProjectionRows:
     """Rows of the attestation read models, gathered for one batch."""
 
+    # Finds the items of a review appended before this batch (a statement about a review is
+    # indexed under the review's item, so that the item's live feed and page see answers too).
+    earlier_review_items: Callable[[int], list[str]] = lambda _index: []
     statement: list[dict[str, Any]] = field(default_factory=list)
     item_ref: list[dict[str, Any]] = field(default_factory=list)
     lineage_edge: list[dict[str, Any]] = field(default_factory=list)
     epcis_event: list[dict[str, Any]] = field(default_factory=list)
+    review_items: dict[int, list[str]] = field(default_factory=dict)
 
     def add(self, index: int, time_ms: int, statement: Statement) -> None:
         """Add the rows an admitted statement at ``index`` contributes (the registry itself
@@ -54,8 +66,16 @@ class ProjectionRows:
             return
         if statement.type not in ATTESTATION_TYPES:
             return
-        for ref in item_refs(statement.type, body):
+        refs = item_refs(statement.type, body)
+        for ref in refs:
             self.item_ref.append({"item": ref.item, "idx": index, "role": ref.role})
+        if statement.type == REVIEW:
+            self.review_items[index] = [ref.item for ref in refs]
+        elif statement.type in REVIEW_FOLLOWERS:
+            review = body["review"]
+            items = self.review_items.get(review) or self.earlier_review_items(review)
+            for item in items:
+                self.item_ref.append({"item": item, "idx": index, "role": "about"})
         for source, made in lineage_edges(statement.type, body):
             self.lineage_edge.append({"input": source, "output": made, "idx": index})
 

@@ -413,3 +413,16 @@ def hidden_by_moderator(reader: Reader) -> dict[str, int]:
         text("SELECT party, count(*) FROM statement WHERE type = 'review.hide' GROUP BY party")
     ).all()
     return {str(p): int(n) for p, n in rows}
+
+
+def evidence_contents(views: list[ReviewView]) -> dict[str, dict[str, str]]:
+    """What a page adds to its evidence so that each shown review's content can be checked
+    against its commitment: ``{"<index>": {"content": <text>, "salt": <base64>}}``."""
+    return {
+        str(v.index): {
+            "content": v.content_bytes.decode(),
+            "salt": base64.b64encode(v.salt).decode(),
+        }
+        for v in views
+        if v.hidden is None and v.content_bytes is not None and v.salt is not None
+    }

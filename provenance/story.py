@@ -22,7 +22,7 @@ from datetime import date
 from sqlalchemy import text
 
 from provenance import queries
-from provenance.attestations import item_key
+from provenance.attestations import REVIEW, item_key
 from provenance.queries import ItemKeys, StatementView
 from provenance.registry import PartyState
 from provenance.store.sql import Reader
@@ -155,7 +155,8 @@ def item_story(
     if not own and not upstream and not lots:
         return None
     inherited = queries.about_item(reader, upstream)
-    claims = {v.index: v for v in own + inherited}
+    # Reviews and what answers them are the community's, shown apart (provenance.reviews).
+    claims = {v.index: v for v in own + inherited if not v.type.startswith(REVIEW)}
     current = [v for _, v in sorted(claims.items()) if v.status != "retracted"]
     chain_parties = {v.by for v in current}
     certifications = _certifications(reader, chain_parties, set(keys.covered_by) | set(upstream))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from factories import attestation, b64key, kid, origin_body, register, submit
+from factories import attestation, b64key, item, kid, origin_body, register, submit
 from provenance.bootstrap import founding_statement
 from provenance.dsse import Envelope, Signature, sign_envelope
 from provenance.evidence import build_evidence
@@ -28,6 +28,7 @@ from provenance.keys import generate_private_key, public_key_bytes
 from provenance.ledger import Ledger
 from provenance.log import Log
 from provenance.note import NoteSigner, parse_note, sign_note
+from provenance.reviews import ReviewContent, evidence_contents, new_review, reviews
 from provenance.statements import KEY_ADD, KEY_REVOKE, PAYLOAD_TYPE, sign_statement
 from provenance.store.sql import SqlStore
 
@@ -81,6 +82,14 @@ def build_scenario(ledger: Ledger, operator: OperatorKeys) -> Scenario:
         (*hostile.signatures, Signature(HOSTILE_TEXT, bytes(64))),
     )
     claims["escaped"] = submit(ledger, with_hostile_keyid.to_json()).index
+    review = new_review(ReviewContent(item("LOT-1").removeprefix("https://id.gs1.org"),
+                                      "experience", 5, "Good", HOSTILE_TEXT))  # fmt: skip
+    signed_review = sign_statement(
+        {"by": "operator", **review.statement()}, [operator.operator_key]
+    )
+    (outcome,) = ledger.commit([ledger.prepare(signed_review, on_admit=review.admit)])
+    assert not isinstance(outcome, Exception), outcome
+    claims["review"] = outcome.index
 
     # Below the ledger: entries its rules would have refused.
     signed = sign_envelope(PAYLOAD_TYPE, json.dumps(origin_body("alice")).encode(), [alice])
@@ -99,6 +108,7 @@ def build_scenario(ledger: Ledger, operator: OperatorKeys) -> Scenario:
     }
     with ledger.log.store.read() as reader:
         evidence = build_evidence(reader, claims.values(), ledger.log.signer.verifier_key())
+        evidence["reviews"] = evidence_contents(reviews(reader, indexes=[claims["review"]]))
     return Scenario(
         evidence=evidence,
         log_signer=ledger.log.signer,
@@ -111,6 +121,7 @@ def build_scenario(ledger: Ledger, operator: OperatorKeys) -> Scenario:
             "alice-added-key": None,
             "bob-capture": None,
             "escaped": None,
+            "review": None,
             "signed-by-other-party": "party",
             "bad-signature": "signature",
             "not-a-statement": "statement",
@@ -309,7 +320,18 @@ def _drop_registrations(_: Scenario, evidence: dict[str, Any]) -> None:
     evidence["registrations"] = []
 
 
-SIGNED_BY_REGISTERED_KEYS = ("alice", "bob", "alice-added-key", "bob-capture", "escaped")
+def _edit_review(
+    edit: Callable[[dict[str, Any]], None],
+) -> Callable[[Scenario, dict[str, Any]], None]:
+    """Edit the content or salt the bundle shows for the review claim."""
+
+    def apply(scenario: Scenario, evidence: dict[str, Any]) -> None:
+        edit(evidence["reviews"][str(scenario.claims["review"])])
+
+    return apply
+
+
+SIGNED_BY_REGISTERED_KEYS = ("alice", "bob", "alice-added-key", "bob-capture", "escaped", "review")
 
 TAMPERS = [
     Tamper("unknown-version", _set(("version",), 2), "evidence", "panel"),
@@ -395,6 +417,18 @@ TAMPERS = [
     ),
     Tamper(
         "registrations-missing", _drop_registrations, "key-registration", SIGNED_BY_REGISTERED_KEYS
+    ),
+    Tamper(
+        "review-content-altered",
+        _edit_review(lambda r: r.update(content=r["content"][:-2] + "}")),
+        "commitment",
+        ("review",),
+    ),
+    Tamper(
+        "review-salt-altered",
+        _edit_review(lambda r: r.update(salt=flip_b64(r["salt"]))),
+        "commitment",
+        ("review",),
     ),
     Tamper(
         "key-revoked-at-claim",

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from provenance.queries import StatementView
+from provenance.reviews import ReviewView
 from provenance.story import Story
 
 
@@ -65,4 +66,28 @@ def story_twin(story: Story, base: str) -> dict[str, Any]:
         "upstream": story.upstream,
         "lots": story.lots,
         "claims": {str(i): view_twin(v) for i, v in story.claims.items()},
+    }
+
+
+def review_twin(view: ReviewView) -> dict[str, Any]:
+    """A review as the twins show it: content only while neither hidden nor erased."""
+    shown = view.content if view.hidden is None else None
+    return {
+        "index": view.index,
+        "item": view.item,
+        "kind": view.kind,
+        "time": view.time_ms,
+        "holder": view.holder,
+        "rating": shown.rating if shown else None,
+        "title": shown.title if shown else None,
+        "text": shown.text if shown else None,
+        "name": shown.name if shown else None,
+        "hidden": view.hidden,
+        "hidden_by": view.hidden_by,
+        "erased": view.erased,
+        "status": view.status,
+        "first_answer_ms": view.first_answer_ms,
+        "answers": [
+            {"index": a.index, "time": a.time_ms, "by": a.by, "text": a.text} for a in view.answers
+        ],
     }

@@ -16,7 +16,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import time
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
@@ -36,11 +35,11 @@ from provenance.keyfiles import OperatorKeys
 from provenance.ledger import AdmitHook, Ledger
 from provenance.log import Receipt
 from provenance.statements import sign_statement
+from web.csrf import csrf_problem
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
 form_router = APIRouter(include_in_schema=False)
 
-CSRF_LIFETIME_S = 3600
 HONEYPOT = "website"
 
 
@@ -282,6 +281,7 @@ def get_review(request: Request, ledger: LedgerDep, index: int) -> ReviewWithEvi
         view = found[0]
         claims = [index, *(a.index for a in view.answers)]
         evidence = build_evidence(reader, claims, request.app.state.keys.log_signer.verifier_key())
+    evidence["reviews"] = reviews.evidence_contents([view])
     return ReviewWithEvidence(**ReviewPublic.of(view).model_dump(), evidence=evidence)
 
 
@@ -389,27 +389,6 @@ def add_holder_codes(ledger: LedgerDep, _admin: AdminDep, body: HolderCodes) -> 
 # --- The item page's form -------------------------------------------------------------------------
 
 
-def csrf_token(settings: Settings, item: str, now: int | None = None) -> str:
-    """A token for the review form of ``item``: the time it was issued and an HMAC of both."""
-    issued = int(time.time()) if now is None else now
-    mac = hmac.new(settings.secret_key.encode(), f"{item}|{issued}".encode(), "sha256").hexdigest()
-    return f"{issued}.{mac}"
-
-
-def check_csrf(settings: Settings, item: str, token: str) -> None:
-    issued = token.partition(".")[0]
-    if not issued.isdigit() or not hmac.compare_digest(
-        csrf_token(settings, item, int(issued)), token
-    ):
-        raise HTTPException(
-            status_code=403, detail="the form has expired or was not ours: reload the page"
-        )
-    if time.time() - int(issued) > CSRF_LIFETIME_S:
-        raise HTTPException(
-            status_code=403, detail="the form has expired: reload the page and post again"
-        )
-
-
 @form_router.post("/reviews/form")
 async def post_review_form(
     request: Request, ledger: LedgerDep, keys: KeysDep, settings: SettingsDep
@@ -426,7 +405,9 @@ async def post_review_form(
             status_code=403, detail="this form may only be posted from its own page"
         )
     item = fields.get("item", "")
-    check_csrf(settings, item, fields.get("csrf", ""))
+    problem = csrf_problem(settings.secret_key, item, fields.get("csrf", ""))
+    if problem is not None:
+        raise HTTPException(status_code=403, detail=problem)
     if fields.get(HONEYPOT):
         raise HTTPException(
             status_code=400, detail="this review looks automated and was not posted"

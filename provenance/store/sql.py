@@ -26,6 +26,7 @@ from provenance.errors import StoreError
 from provenance.store import migrate
 from provenance.store.schema import (
     EPCIS_EVENT,
+    ITEM_REF,
     LOG_CHECKPOINT,
     LOG_ENTRY,
     MERKLE_TILE,
@@ -284,12 +285,25 @@ class Reader:
         return [dict(row._mapping) for row in rows]
 
 
+def _subjects_of(connection: Connection, index: int) -> list[str]:
+    rows = connection.execute(
+        ITEM_REF.select().with_only_columns(ITEM_REF.c.item).where(
+            (ITEM_REF.c.idx == index) & (ITEM_REF.c.role == "subject")
+        )
+    ).all()
+    return [str(r[0]) for r in rows]
+
+
 class WriteTransaction(Reader):
     """The append transaction: everything a batch reads and writes while holding the lock."""
 
     def __init__(self, connection: Connection, dialect: str) -> None:
         super().__init__(connection)
         self.dialect = dialect
+
+    def subjects_of(self, index: int) -> list[str]:
+        """The items the statement at ``index`` names as its subject."""
+        return _subjects_of(self.connection, index)
 
     def indexes_of_digests(self, digests: Sequence[bytes]) -> dict[bytes, int]:
         """Return, for those of ``digests`` already in the log, the index of their entry."""

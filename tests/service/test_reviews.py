@@ -17,12 +17,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.demo import GTIN_BAG
-from api.routes.reviews import csrf_token
 from api.settings import Settings
 from factories import b64key
 from provenance.cli import main
 from provenance.keys import generate_private_key, load_private_key
 from provenance.statements import sign_statement
+from web.csrf import csrf_token
 
 ADMIN = {"Authorization": "Bearer reviews-admin"}
 LOT = f"01/{GTIN_BAG}/10/R-2026-112"
@@ -311,7 +311,7 @@ def test_rate_limits_answer_429_with_retry_after(db_url: str, tmp_path: Path) ->
 def test_the_form_needs_its_csrf_token_and_an_empty_honeypot(
     client: TestClient, settings: Settings
 ) -> None:
-    token = csrf_token(settings, LOT)
+    token = csrf_token(settings.secret_key, LOT)
     form = {"item": LOT, "kind": "experience", "rating": "5", "title": "Lovely",
             "text": "Would buy again", "csrf": token, "website": ""}  # fmt: skip
     before = size(client)

@@ -213,11 +213,11 @@ def test_the_claims_of_a_real_ledger_are_verified_in_the_browser(
 
     checked = check(tab, site.publish(evidence, indexes))
 
-    assert checked.panel == {"state": "verified", "rule": None, "summary": "All 5 claims verified"}
+    assert checked.panel == {"state": "verified", "rule": None, "summary": "All 6 claims verified"}
     assert checked.outcome["state"] == "verified"
     for name in good:
         claim = checked.claims[scenario.claims[name]]
-        party = "bob" if name.startswith("bob") else "alice"
+        party = "bob" if name.startswith("bob") else "operator" if name == "review" else "alice"
         assert claim == {
             "verified": "yes",
             "rule": None,
@@ -235,7 +235,7 @@ def test_claims_the_ledger_would_have_refused_are_marked_not_verified(
 
     assert by_name(scenario, checked.outcome) == scenario.expected
     assert checked.panel["state"] == "failed"
-    assert checked.panel["summary"] == "5 of 8 claims verified, 3 not"
+    assert checked.panel["summary"] == "6 of 9 claims verified, 3 not"
     for name, rule in scenario.expected.items():
         claim = checked.claims[scenario.claims[name]]
         if rule is None:

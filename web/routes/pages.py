@@ -22,13 +22,15 @@ from fastapi.responses import Response
 from sqlalchemy import text
 
 from provenance import queries
+from provenance import reviews as review_store
 from provenance.attestations import key_of
 from provenance.evidence import build_evidence, evidence_json
 from provenance.gs1.digital_link import DigitalLink
 from provenance.ledger import Ledger
 from provenance.story import Story, item_story, lots_of
+from web.csrf import csrf_token, issued_now
 from web.templating import language_of, render, wants_json
-from web.twins import story_twin, view_twin
+from web.twins import review_twin, story_twin, view_twin
 
 router = APIRouter(include_in_schema=False)
 
@@ -123,19 +125,53 @@ def item_page(request: Request, link: DigitalLink) -> Response:
             story = item_story(reader, keys, ledger.registry.parties, datetime.now(UTC).date())
             if story is None:
                 raise HTTPException(status_code=404, detail=f"nothing is recorded about {keys.own}")
+            community = _community(reader, keys)
+            claims = list(story.claims) + community.claims
             evidence = build_evidence(
-                reader, list(story.claims), request.app.state.keys.log_signer.verifier_key()
+                reader, claims, request.app.state.keys.log_signer.verifier_key()
             )
-        base = request.app.state.settings.base_url.rstrip("/")
-        context = _item_context(story, base)
-        return render(
-            request,
-            "item.html",
-            {**context, "evidence": evidence_json(evidence)},
-            twin={**story_twin(story, base), "evidence": evidence},
-        )
+        evidence["reviews"] = review_store.evidence_contents(community.reviews)
+        settings = request.app.state.settings
+        base = settings.base_url.rstrip("/")
+        context = {
+            **_item_context(story, base),
+            "community": community,
+            "names": {p.id: p.name for p in ledger.registry.parties.values()},
+            "csrf": csrf_token(settings.secret_key, keys.own.lstrip("/"), issued),
+            "log_size": size,
+            "evidence": evidence_json(evidence),
+        }
+        twin = {
+            **story_twin(story, base),
+            "reviews": [review_twin(v) for v in community.reviews],
+            "aggregates": {k: vars(a) for k, a in community.aggregates.items()},
+            "evidence": evidence,
+        }
+        return render(request, "item.html", context, twin=twin)
 
-    return cached_page(request, "item:" + keys.own, build)
+    # The form's CSRF token is issued per hour: the hour is part of the cached page's identity.
+    issued = issued_now()
+    return cached_page(request, f"item:{keys.own}:{issued}", build)
+
+
+@dataclass
+class Community:
+    """An item's reviews (with those of the levels below it) and aggregates per level."""
+
+    reviews: list[review_store.ReviewView]
+    aggregates: dict[str, review_store.Aggregate]
+    claims: list[int]
+
+
+def _community(reader: Any, keys: queries.ItemKeys) -> Community:
+    views = review_store.reviews(reader, items=review_store.items_under(reader, keys.own))
+    aggregates = {keys.own: review_store.aggregate(views)}
+    for level in keys.covered_by[1:]:
+        aggregates[level] = review_store.aggregate(
+            review_store.reviews(reader, items=review_store.items_under(reader, level))
+        )
+    claims = [v.index for v in views] + [a.index for v in views for a in v.answers]
+    return Community(views[::-1], aggregates, claims)
 
 
 def _item_context(story: Story, base: str) -> dict[str, Any]:

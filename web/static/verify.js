@@ -209,6 +209,18 @@
     throw failure;
   }
 
+  // A review's leaf commits to SHA-256(salt || content); the content shown beside it must match.
+  // Erased or hidden content is not in the bundle: the review is then proven to be in the log only.
+  async function checkCommitment(claim, index, reviews) {
+    var shown = isObject(reviews) ? reviews[String(index)] : null;
+    if (claim.statement === null || claim.statement.type !== "review" || !shown) return;
+    if (!isObject(shown) || typeof shown.content !== "string") fail("commitment", "no content");
+    var digest = await sha256(fromBase64(shown.salt, "commitment", "salt"), encoder.encode(shown.content));
+    if (btoa(String.fromCharCode(...digest)) !== claim.statement.commitment) {
+      fail("commitment", "the content shown is not the content the log committed to");
+    }
+  }
+
   async function verifyEvidence(evidence) {
     if (!isObject(evidence) || evidence.version !== 1 || !isObject(evidence.log) || typeof evidence.checkpoint !== "string" ||
         !Array.isArray(evidence.claims) || !Array.isArray(evidence.registrations) || !isObject(evidence.keys)) {
@@ -222,6 +234,7 @@
       try {
         var claim = statementOf(entry, await included(entry, checkpoint));
         result.party = await checkSigners(claim, result.index, evidence.keys, registrations);
+        await checkCommitment(claim, result.index, evidence.reviews);
         result.verified = true;
       } catch (e) {
         if (!(e instanceof Failure) || e.rule === "unsupported") throw e;
@@ -312,5 +325,20 @@
     });
   }
 
-  window.provenanceVerifier = { done: start() };
+  // For content that arrives after the page loaded (a new review from the live feed): verify its
+  // own bundle and mark its elements, leaving the rest of the page as it is.
+  function check(evidence, elements) {
+    var text = name => (document.getElementById("verification") || document.body).getAttribute("data-text-" + name) || "";
+    return verifyEvidence(evidence).then(outcome => outcome, e => ({ rule: e.rule || "internal", message: String(e.detail || e) }))
+      .then(outcome => {
+        for (var element of elements) {
+          var index = element.getAttribute("data-claim");
+          var listed = outcome.rule ? [outcome] : outcome.results.filter(r => String(r.index) === index);
+          mark(element, listed.find(r => !r.verified) || listed[0] || { rule: "no-evidence", message: "not in the evidence" }, text);
+        }
+        return outcome;
+      });
+  }
+
+  window.provenanceVerifier = { done: start(), check: check };
 })();
