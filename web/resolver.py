@@ -128,6 +128,9 @@ LINK_TYPES: Final = (
     LinkType("gs1:recallStatus", "Recall status", "text/html", _page("recall"), localised=True),
     LinkType("gs1:epcis", "EPCIS events", "application/ld+json", _events,
              PRODUCTS | LOGISTIC_UNITS | PLACES),
+    LinkType("gs1:review", "Reviews", "text/html", _page("reviews"), localised=True),
+    LinkType("gs1:leaveReview", "Leave a review", "text/html", _page("leave-review"),
+             localised=True),
 )  # fmt: skip
 
 # The link each primary key is answered with when none is asked for. ``gs1:pip`` is the page,

@@ -59,6 +59,8 @@ TRADE_ITEM_LINK_TYPES = [
     "gs1:sustainabilityInfo",
     "gs1:recallStatus",
     "gs1:epcis",
+    "gs1:review",  # the reviews issue's two
+    "gs1:leaveReview",
 ]
 
 
