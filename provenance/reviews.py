@@ -426,3 +426,35 @@ def evidence_contents(views: list[ReviewView]) -> dict[str, dict[str, str]]:
         for v in views
         if v.hidden is None and v.content_bytes is not None and v.salt is not None
     }
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """How a party answers the complaints about the items it put its name to."""
+
+    complaints: int
+    answered: int
+    median_wait_ms: int | None
+
+
+def response_times(reader: Reader, party: str) -> ResponseTimes:
+    """Complaints about items ``party`` made statements about (at their level or above), how many
+    it answered, and the median wait for its first answer."""
+    rows = reader.connection.execute(
+        text(
+            "SELECT DISTINCT r.item FROM item_ref r JOIN statement s ON s.idx = r.idx"
+            " WHERE s.party = :p AND r.role IN ('subject', 'input', 'output')"
+        ),
+        {"p": party},
+    ).all()
+    items: set[str] = set()
+    for (item,) in rows:
+        items.update(items_under(reader, str(item)))
+    complaints = [v for v in reviews(reader, items=sorted(items)) if v.kind == "complaint"]
+    waits = sorted(
+        next(a.time_ms for a in v.answers if a.by == party) - v.time_ms
+        for v in complaints
+        if any(a.by == party for a in v.answers)
+    )
+    median = waits[len(waits) // 2] if waits else None
+    return ResponseTimes(len(complaints), len(waits), median)

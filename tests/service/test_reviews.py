@@ -331,3 +331,27 @@ def test_the_form_needs_its_csrf_token_and_an_empty_honeypot(
     assert ok.status_code == 303, ok.text
     assert ok.headers["location"].startswith(f"/{LOT}?posted=")
     assert size(client) == before + 1
+
+
+def test_party_pages_show_response_times_and_hidden_counts(
+    client: TestClient, settings: Settings
+) -> None:
+    complaint = post(client, kind="complaint", rating=1, title="Late", text="Arrived a week late")
+    post(client, kind="complaint", rating=2, title="Dusty", text="Beans dusty")
+    answer = {"type": "review.answer", "review": complaint["index"], "text": "We are sorry."}
+    assert signed(client, "bean-roasters", brand_key(settings), answer).status_code == 201
+    brand = client.get("/parties/bean-roasters", params={"format": "json"}).json()
+    assert brand["complaints"]["about_its_items"] == 2
+    assert brand["complaints"]["answered"] == 1
+    assert brand["complaints"]["median_wait_ms"] >= 0
+    key = moderator(client)
+    spam = post(client, text="Cheap pills here")["index"]
+    assert (
+        signed(
+            client, "mods", key, {"type": "review.hide", "review": spam, "reason": "spam"}
+        ).status_code
+        == 201
+    )
+    assert client.get("/parties/mods", params={"format": "json"}).json()["reviews_hidden"] == 1
+    page = client.get("/parties/mods", headers={"Accept": "text/html"}).text
+    assert "Reviews hidden by this moderator: 1" in page

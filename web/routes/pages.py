@@ -212,6 +212,8 @@ def party_page(request: Request, party_id: PartyId) -> Response:
             ]
             recent = queries.statements(reader, made)[::-1]
             history = queries.statements(reader, about)
+            responses = review_store.response_times(reader, party_id)
+            hidden = review_store.hidden_by_moderator(reader).get(party_id, 0)
         twin = {
             "party": {
                 "id": party.id, "name": party.name, "role": party.role, "country": party.country,
@@ -226,6 +228,9 @@ def party_page(request: Request, party_id: PartyId) -> Response:
             "attestations": [view_twin(v) for v in recent],
             "certifications": [view_twin(v) for v in certified],
             "history": [view_twin(v) for v in history],
+            "complaints": {"about_its_items": responses.complaints, "answered": responses.answered,
+                           "median_wait_ms": responses.median_wait_ms},
+            "reviews_hidden": hidden,
         }  # fmt: skip
         context = {
             "party": party,
@@ -233,6 +238,8 @@ def party_page(request: Request, party_id: PartyId) -> Response:
             "recent": recent,
             "certified": certified,
             "history": history,
+            "responses": responses,
+            "hidden": hidden,
         }
         return render(request, "party.html", context, twin=twin)
 
