@@ -42,7 +42,7 @@
     item.id = "review-" + review.index;
     var article = item.appendChild(el("article"));
     if (review.hidden || review.erased) {
-      article.appendChild(el("p", "moderated", review.hidden ? "— " + review.hidden : "— " + review.erased));
+      article.appendChild(el("p", "moderated", review.hidden ? text("hidden") + " " + review.hidden : text("erased")));
     } else {
       var title = article.appendChild(el("h3"));
       if (review.rating) title.appendChild(el("span", "stars", "★".repeat(review.rating) + "☆".repeat(5 - review.rating)));
@@ -52,7 +52,7 @@
       if (review.holder) meta.append(" · ", el("span", "badge ok", text("holder")));
       meta.append(" · ", el("span", "badge ok", text("new")));
     }
-    if (review.status) article.appendChild(el("p", "status status-" + review.status, review.status));
+    if (review.status) article.appendChild(el("p", "status status-" + review.status, text("status-" + review.status) || review.status));
     article.appendChild(signed(review.index, review.time));
     for (var answer of review.answers) {
       var box = article.appendChild(el("div", "answer"));
