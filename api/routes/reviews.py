@@ -19,12 +19,12 @@ import hmac
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, KeysDep, LedgerDep, SettingsDep
-from api.models import ReceiptPublic
+from api.models import MAX_INDEX, ReceiptPublic
 from api.ratelimit import RateLimiter, client_address, enforce
 from api.settings import Settings
 from provenance import queries, reviews
@@ -38,6 +38,7 @@ from provenance.statements import sign_statement
 from web.csrf import csrf_problem
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
+ReviewIndex = Annotated[int, Path(ge=0, le=MAX_INDEX, description="The review's log index.")]
 form_router = APIRouter(include_in_schema=False)
 
 HONEYPOT = "website"
@@ -159,7 +160,7 @@ class HolderCodes(BaseModel):
 
 
 class HolderCodesAdded(BaseModel):
-    item: str
+    item: str = Field(description="The serial's Digital Link path.")
     added: int = Field(description="How many codes were new.")
 
 
@@ -271,7 +272,7 @@ class ReviewWithEvidence(ReviewPublic):
 
 
 @router.get("/{index}", response_model=ReviewWithEvidence, summary="One review, with its proofs")
-def get_review(request: Request, ledger: LedgerDep, index: int) -> ReviewWithEvidence:
+def get_review(request: Request, ledger: LedgerDep, index: ReviewIndex) -> ReviewWithEvidence:
     """The review at `index`, with the evidence (entries, inclusion proofs, checkpoint) that lets
     anyone check it and its answers against the log."""
     with ledger.log.store.read() as reader:
@@ -311,9 +312,22 @@ AuthorToken = Annotated[
 ]
 
 
-@router.post("/{index}/erasure", response_model=ReceiptPublic, summary="Erase a review's content")
+AUTHOR_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not the review's author token (nor, for erasure, the admin token)."},
+    403: {"description": "A legal erasure without the admin token."},
+    404: {"description": "No review at that index."},
+    409: {"description": "Already erased, or not a complaint."},
+}
+
+
+@router.post(
+    "/{index}/erasure",
+    response_model=ReceiptPublic,
+    summary="Erase a review's content",
+    responses=AUTHOR_PROBLEMS,
+)
 async def erase_review(
-    ledger: LedgerDep, keys: KeysDep, settings: SettingsDep, index: int, body: Erasure,
+    ledger: LedgerDep, keys: KeysDep, settings: SettingsDep, index: ReviewIndex, body: Erasure,
     authorization: AuthorToken = None,
 ) -> ReceiptPublic:  # fmt: skip
     """Erase the content of review `index` (its author, with the author token; or the operator,
@@ -339,12 +353,15 @@ async def erase_review(
 
 
 @router.post(
-    "/{index}/status", response_model=ReceiptPublic, summary="Resolve or escalate a complaint"
+    "/{index}/status",
+    response_model=ReceiptPublic,
+    summary="Resolve or escalate a complaint",
+    responses=AUTHOR_PROBLEMS,
 )
 async def change_status(
     ledger: LedgerDep,
     keys: KeysDep,
-    index: int,
+    index: ReviewIndex,
     body: StatusChange,
     authorization: AuthorToken = None,
 ) -> ReceiptPublic:
@@ -369,7 +386,12 @@ async def change_status(
 holder_router = APIRouter(prefix="/api/v1/holder-codes", tags=["reviews"])
 
 
-@holder_router.post("", response_model=HolderCodesAdded, summary="Accept holder codes for a serial")
+@holder_router.post(
+    "",
+    response_model=HolderCodesAdded,
+    summary="Accept holder codes for a serial",
+    responses={401: {"description": "Needs the admin bearer token."}},
+)
 def add_holder_codes(ledger: LedgerDep, _admin: AdminDep, body: HolderCodes) -> HolderCodesAdded:
     """Store the codes printed inside one serial's packaging (as hashes only); a review that
     presents one is marked "verified holder", once per code."""
