@@ -84,6 +84,8 @@ def serve(command: Sequence[str], env: dict[str, str], probe: str) -> Iterator[s
                     break
             except httpx.HTTPError:
                 if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()  # reading stderr of a live process would block forever
+                    process.wait(timeout=30)
                     raise RuntimeError(
                         f"server did not start: {process.stderr.read() if process.stderr else ''}"
                     ) from None

@@ -14,9 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import append_batch
+import feed
 import group_commit
 import http_api
+import pages
 import proofs
+import qr
+import reviews
 import storage
 import verify
 from common import Result, print_machine, print_results, write_json
@@ -28,6 +32,10 @@ BENCHMARKS: dict[str, Callable[[Sequence[str]], list[Result]]] = {
     "verify": verify.main,
     "storage": storage.main,
     "http_api": http_api.main,
+    "pages": pages.main,
+    "qr": qr.main,
+    "reviews": reviews.main,
+    "feed": feed.main,
 }
 
 
