@@ -144,7 +144,10 @@ def test_page_weight_stays_under_100_kb(client: TestClient) -> None:
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
     total = len(page.content) + sum(len(client.get(a).content) for a in assets)
     assert {a.split("?")[0] for a in assets} == {
-        "/static/app.css", "/static/verify.js", "/static/live.js", "/static/reviews.js"
+        "/static/app.css",
+        "/static/verify.js",
+        "/static/live.js",
+        "/static/reviews.js",
     }
     assert total < 100 * 1024, total
 
