@@ -17,8 +17,10 @@ from api import errors
 from api.demo import load_demo
 from api.limits import BodyLimitMiddleware
 from api.models import COMMON_PROBLEMS
-from api.routes import epcis, items, log, meta, parties, schemas, statements
+from api.routes import epcis, feed, items, log, meta, parties, reviews, schemas, statements
+from api.routes.webhooks import router as webhook_router
 from api.settings import Settings
+from api.webhooks import Dispatcher
 from provenance.bootstrap import open_ledger
 
 DESCRIPTION = """
@@ -27,6 +29,10 @@ from and what happened to them; every attestation is an entry of an append-only,
 Merkle log (RFC 9162) whose checkpoints are signed (C2SP tlog-checkpoint), so that anyone can check
 any answer without trusting this server.
 """
+
+
+REVIEW_BODY_LIMIT = 16 * 1024
+"""A review's fields come to under 5 KB; nothing bigger needs reading."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,9 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             load_demo(ledger, keys, settings.keys_dir / "demo")
         app.state.ledger = ledger
         app.state.keys = keys
+        app.state.webhooks = Dispatcher.start(ledger, keys, settings)
         try:
             yield
         finally:
+            app.state.webhooks.stop()
             ledger.close()
             ledger.log.store.close()
 
@@ -55,7 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body,
+        by_prefix={"/api/v1/reviews": REVIEW_BODY_LIMIT, "/reviews/": REVIEW_BODY_LIMIT},
+    )
     # Everything public may be read from any origin (GS1 resolvers SHALL support CORS); writes
     # are authenticated by signatures or the admin token, never by cookies, so this opens nothing.
     app.add_middleware(
@@ -65,12 +77,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["Link", "ETag", "Location", "Content-Language"],
     )
+    # The public web first: a scanned code's page and its QR image are the hottest paths, and
+    # their prefixes (/01/, /00/, /414/, /qr/, /labels/, pages) cannot shadow an API path.
+    web.install(app)
     app.include_router(meta.router)
     app.include_router(log.router)
+    app.include_router(feed.router)
     app.include_router(parties.router)
+    app.include_router(webhook_router)
     app.include_router(statements.router)
     app.include_router(items.router)
     app.include_router(schemas.router)
     app.include_router(epcis.router)
-    web.install(app)  # last: the resolver answers Digital Link paths at the root
+    app.include_router(reviews.router)
+    app.include_router(reviews.holder_router)
+    app.include_router(reviews.form_router)
     return app

@@ -18,6 +18,7 @@ from provenance.log import DEFAULT_MAX_PAYLOAD
 from provenance.store.sql import default_sqlite_url
 
 DEVELOPMENT_ADMIN_TOKEN = "development-only-admin-token"
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key"
 
 
 class Settings(BaseSettings):
@@ -46,6 +47,49 @@ class Settings(BaseSettings):
     max_body: int = Field(8 * DEFAULT_MAX_PAYLOAD, description="Largest request body, in bytes.")
     max_entries_per_page: int = Field(1000, description="Most log entries one request returns.")
     demo: bool = Field(False, description="Load the demo supply chain into an empty log.")
+    feed_heartbeat: float = Field(
+        15.0, gt=0, description="Seconds between the live feed's heartbeats (under proxy timeouts)."
+    )
+    feed_poll: float = Field(
+        0.1, gt=0, description="Seconds between the live feed's looks for other workers' appends."
+    )
+    feed_backlog: int = Field(
+        1000, ge=1, description="Events held for a slow live-feed client before it is dropped."
+    )
+    secret_key: str = Field(
+        DEVELOPMENT_SECRET_KEY,
+        description="Signs the review form's CSRF tokens; shared by every worker and replica.",
+    )
+    trusted_proxy: bool = Field(
+        False, description="Take the client address from X-Forwarded-For (behind a proxy)."
+    )
+    reviews_per_minute_per_client: float = Field(
+        6, description="Reviews one client address may post per minute (after its burst)."
+    )
+    review_burst_per_client: int = Field(5, description="Reviews a client may post at once.")
+    reviews_per_minute_per_item: float = Field(
+        60, description="Reviews one item may receive per minute (after its burst)."
+    )
+    review_burst_per_item: int = Field(30, description="Reviews an item may receive at once.")
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="Attempts at a webhook delivery before it is marked failed."
+    )
+    webhook_backoff: float = Field(
+        1.0, gt=0, description="Seconds before a delivery's first retry; doubled at each retry."
+    )
+    webhook_backoff_max: float = Field(
+        3600.0, gt=0, description="Longest wait between two attempts at a delivery, in seconds."
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, description="Seconds a webhook receiver has to connect, and then to answer."
+    )
+    webhook_poll: float = Field(
+        1.0, gt=0, description="Seconds between the webhook dispatcher's looks for work."
+    )
+    webhook_allow_private_urls: bool = Field(
+        default_factory=lambda data: data.get("environment", "development") == "development",
+        description="Accept webhook URLs on private or loopback addresses (default: in development).",
+    )
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
@@ -55,6 +99,8 @@ class Settings(BaseSettings):
                 "set PROVENANCE_ADMIN_TOKEN_SHA256 (or PROVENANCE_ADMIN_TOKEN): "
                 "the default token is for development only"
             )
+        if self.environment != "development" and self.secret_key == DEVELOPMENT_SECRET_KEY:
+            raise ValueError("set PROVENANCE_SECRET_KEY: the default key is for development only")
         return self
 
     def admin_token_hash(self) -> str:

@@ -12,6 +12,7 @@ from provenance.keyfiles import OperatorKeys
 from provenance.keys import generate_private_key, keyid, public_key_bytes
 from provenance.ledger import Ledger
 from provenance.log import Receipt
+from provenance.reviews import ReviewContent, new_review
 from provenance.statements import sign_statement
 
 _serial = itertools.count()
@@ -87,3 +88,27 @@ def register(
     key = generate_private_key()
     submit(ledger, registration(operator, party_id, key, role))
     return key
+
+
+def review(
+    ledger: Ledger,
+    operator: OperatorKeys,
+    item_key: str,
+    *,
+    kind: str = "complaint",
+    title: str = "Bag arrived torn",
+    text: str | None = None,
+    rating: int | None = None,
+) -> int:
+    """Append a review of ``item_key`` (a Digital Link path) as the reviews service does (signed by
+    the operator, its content written beside the log in the append transaction); return its
+    index. The text is unique unless given, so that no two reviews are duplicates."""
+    content = ReviewContent(
+        item_key, kind, rating, title, text or f"Review {next(_serial)} of {item_key}"
+    )
+    prepared = new_review(content)
+    data = sign_statement({**prepared.statement(), "by": "operator"}, [operator.operator_key])
+    (outcome,) = ledger.commit([ledger.prepare(data, on_admit=prepared.admit)])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome.index

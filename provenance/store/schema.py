@@ -218,3 +218,79 @@ REVIEW_CONTENT: Table = ReviewContent.__table__  # type: ignore[attr-defined]
 HOLDER_CODE: Table = HolderCode.__table__  # type: ignore[attr-defined]
 BESIDE_TABLES = (REVIEW_CONTENT, HOLDER_CODE)
 """Kept beside the log: what it commits to but cannot recreate (never dropped by a rebuild)."""
+
+
+class Webhook(SQLModel, table=True):
+    """Beside the log, not a projection: a URL a party asked to be told of events at (operational
+    settings, asked for by a signed request that never enters the log). A removed webhook keeps its
+    row, with the time of removal, so that its delivery log stays readable."""
+
+    __tablename__ = "webhook"
+
+    id: str = Field(sa_column=Column("id", String(32), primary_key=True))
+    party_id: str = Field(sa_column=Column("party_id", String(64), nullable=False, index=True))
+    url: str = Field(sa_column=Column("url", Text, nullable=False))
+    # Comma-separated event names (only ``complaint`` so far).
+    events: str = Field(sa_column=Column("events", String(200), nullable=False))
+    # The log size when it was registered: it is told of complaints from this index on.
+    since_index: int = Field(sa_column=Column("since_index", BigInteger, nullable=False))
+    created_ms: int = Field(sa_column=Column("created_ms", BigInteger, nullable=False))
+    # ``key:<keyid>`` of the party key that signed the request, or ``admin``.
+    created_by: str = Field(sa_column=Column("created_by", String(80), nullable=False))
+    removed_ms: int | None = Field(
+        default=None, sa_column=Column("removed_ms", BigInteger, nullable=True)
+    )
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """Beside the log: one event owed to one webhook, and how sending it went. ``pending`` rows
+    are due at ``next_attempt_ms``; a worker claims one by moving that time ahead by a lease and
+    setting ``claim``, so that no other worker sends it meanwhile."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: str = Field(sa_column=Column("id", String(32), primary_key=True))
+    webhook_id: str = Field(sa_column=Column("webhook_id", String(32), nullable=False, index=True))
+    event: str = Field(sa_column=Column("event", String(32), nullable=False))
+    review: int = Field(sa_column=Column("review", BigInteger, nullable=False))
+    item: str = Field(sa_column=Column("item", String(512), nullable=False))
+    status: str = Field(sa_column=Column("status", String(16), nullable=False))
+    attempts: int = Field(sa_column=Column("attempts", Integer, nullable=False))
+    next_attempt_ms: int | None = Field(
+        default=None, sa_column=Column("next_attempt_ms", BigInteger, nullable=True)
+    )
+    claim: str | None = Field(default=None, sa_column=Column("claim", String(32), nullable=True))
+    last_status: int | None = Field(
+        default=None, sa_column=Column("last_status", Integer, nullable=True)
+    )
+    last_error: str | None = Field(
+        default=None, sa_column=Column("last_error", Text, nullable=True)
+    )
+    created_ms: int = Field(sa_column=Column("created_ms", BigInteger, nullable=False))
+    updated_ms: int = Field(sa_column=Column("updated_ms", BigInteger, nullable=False))
+    delivered_ms: int | None = Field(
+        default=None, sa_column=Column("delivered_ms", BigInteger, nullable=True)
+    )
+
+    __table_args__ = (
+        # One delivery per webhook, event and review, however many dispatchers see the review.
+        Index("ux_webhook_delivery_once", "webhook_id", "review", "event", unique=True),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_ms"),
+    )
+
+
+class WebhookCursor(SQLModel, table=True):
+    """Beside the log: how far the dispatcher has turned log entries into deliveries."""
+
+    __tablename__ = "webhook_cursor"
+
+    name: str = Field(sa_column=Column("name", String(32), primary_key=True))
+    position: int = Field(sa_column=Column("position", BigInteger, nullable=False))
+
+
+WEBHOOK: Table = Webhook.__table__  # type: ignore[attr-defined]
+WEBHOOK_DELIVERY: Table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+WEBHOOK_CURSOR: Table = WebhookCursor.__table__  # type: ignore[attr-defined]
+WEBHOOK_TABLES = (WEBHOOK, WEBHOOK_DELIVERY, WEBHOOK_CURSOR)
+"""Also kept beside the log (operational settings and their delivery queue, not facts): never
+dropped by a rebuild."""

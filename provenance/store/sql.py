@@ -287,9 +287,9 @@ class Reader:
 
 def _subjects_of(connection: Connection, index: int) -> list[str]:
     rows = connection.execute(
-        ITEM_REF.select().with_only_columns(ITEM_REF.c.item).where(
-            (ITEM_REF.c.idx == index) & (ITEM_REF.c.role == "subject")
-        )
+        ITEM_REF.select()
+        .with_only_columns(ITEM_REF.c.item)
+        .where((ITEM_REF.c.idx == index) & (ITEM_REF.c.role == "subject"))
     ).all()
     return [str(r[0]) for r in rows]
 
