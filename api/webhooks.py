@@ -45,7 +45,7 @@ SENDERS = 4
 
 USER_AGENT = "provenance-ledger-webhooks/1"
 
-MIN_GAP_S = 0.05
+MIN_GAP_S = 0.5
 """The least time between two passes, however often the ledger commits."""
 
 

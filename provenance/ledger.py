@@ -128,6 +128,14 @@ class Ledger:
 
     # --- Stage 2: under the lock ----------------------------------------------------------------
 
+    def prepare_own(self, data: bytes, keyid: str, on_admit: AdmitHook | None = None) -> Prepared:
+        """Like :meth:`prepare` for an envelope this process has just signed itself with the key
+        ``keyid`` (the operator recording a review): its signature is not verified again. The
+        key's status and the statement's rules are still checked when it is admitted."""
+        self.log.check_payload(data)
+        statement = self._registry.resolve_party(parse_statement(parse_envelope(data)))
+        return Prepared(data, statement, frozenset({keyid}), on_admit)
+
     def submit(self, data: bytes) -> Receipt:
         """Append one signed statement through the group committer and return its receipt."""
         outcome = self.enqueue(self.prepare(data)).result()

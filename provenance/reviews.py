@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from provenance.errors import ConflictError, InvalidStatementError
 from provenance.store.schema import HOLDER_CODE, REVIEW_CONTENT
@@ -149,13 +150,6 @@ class NewReview:
         """Write the content beside the log in the append transaction; refuse a duplicate or a
         holder code that is unknown for this item or already used (nothing is appended then)."""
         fingerprint = self.content.fingerprint()
-        taken = txn.connection.execute(
-            select(REVIEW_CONTENT.c.idx).where(REVIEW_CONTENT.c.fingerprint == fingerprint)
-        ).first()
-        if taken is not None:
-            raise ConflictError(
-                f"the same review of this item is already in the log (entry {taken[0]})"
-            )
         if self.holder_code is not None:
             code = txn.connection.execute(
                 select(HOLDER_CODE.c.item, HOLDER_CODE.c.used_by).where(
@@ -166,13 +160,15 @@ class NewReview:
                 raise InvalidStatementError("this holder code is not valid for this item")
             if code[1] is not None:
                 raise ConflictError("this holder code was already used for a review")
-            txn.connection.execute(
-                update(HOLDER_CODE)
-                .where(HOLDER_CODE.c.code_hash == self.holder_code)
-                .values(used_by=index)
-            )
-        txn.connection.execute(
-            REVIEW_CONTENT.insert(),
+        # One statement under the append lock: a duplicate's fingerprint conflicts and inserts
+        # nothing (ON CONFLICT DO NOTHING keeps the batch's transaction usable on PostgreSQL).
+        insert = (postgresql.insert if txn.dialect == "postgresql" else sqlite.insert)(
+            REVIEW_CONTENT
+        )
+        inserted = txn.connection.execute(
+            insert.on_conflict_do_nothing(index_elements=["fingerprint"]).returning(
+                REVIEW_CONTENT.c.idx
+            ),
             {
                 "idx": index,
                 "item": self.content.item,
@@ -186,7 +182,20 @@ class NewReview:
                 "author_token_hash": author_token_hash(self.author_token),
                 "erased_ms": None,
             },
-        )
+        ).first()
+        if inserted is None:
+            taken = txn.connection.execute(
+                select(REVIEW_CONTENT.c.idx).where(REVIEW_CONTENT.c.fingerprint == fingerprint)
+            ).scalar()
+            raise ConflictError(
+                f"the same review of this item is already in the log (entry {taken})"
+            )
+        if self.holder_code is not None:  # spent only now that nothing can refuse the review
+            txn.connection.execute(
+                update(HOLDER_CODE)
+                .where(HOLDER_CODE.c.code_hash == self.holder_code)
+                .values(used_by=index)
+            )
 
 
 def new_review(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 from typing import Annotated, Any, Literal
@@ -32,6 +33,7 @@ from provenance.errors import AppendRefused, InvalidStatementError
 from provenance.evidence import build_evidence
 from provenance.gs1.digital_link import DigitalLinkError
 from provenance.keyfiles import OperatorKeys
+from provenance.keys import keyid, public_key_bytes
 from provenance.ledger import AdmitHook, Ledger
 from provenance.log import Receipt
 from provenance.statements import sign_statement
@@ -178,24 +180,40 @@ def _limiters(request: Request, settings: Settings) -> tuple[RateLimiter, RateLi
     return limits
 
 
-def _known_item(ledger: Ledger, item: str) -> queries.ItemKeys:
+def _known_item(request: Request, ledger: Ledger, item: str) -> queries.ItemKeys:
     try:
-        keys = queries.item_keys(item)
+        keys = _item_keys(item)
     except DigitalLinkError as e:
         raise HTTPException(status_code=400, detail=f"{item!r} is not a valid item: {e}") from e
     if keys.own.startswith(("/00/", "/414/")):
         raise HTTPException(status_code=400, detail="reviews are about products, lots or serials")
-    with ledger.log.store.read() as reader:
-        if not queries.item_known(reader, keys):
-            raise HTTPException(status_code=404, detail=f"nothing is recorded about {keys.own}")
+    # An item once known stays known (the log only grows), so each worker asks the database
+    # once per item rather than once per review.
+    known: set[str] = request.app.state.__dict__.setdefault("known_items", set())
+    if keys.own not in known:
+        with ledger.log.store.read() as reader:
+            if not queries.item_known(reader, keys):
+                raise HTTPException(status_code=404, detail=f"nothing is recorded about {keys.own}")
+        if len(known) < KNOWN_ITEMS_CACHED:
+            known.add(keys.own)
     return keys
+
+
+KNOWN_ITEMS_CACHED = 100_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _item_keys(item: str) -> queries.ItemKeys:
+    return queries.item_keys(item)
 
 
 async def _append(
     ledger: Ledger, keys: OperatorKeys, body: dict[str, Any], hook: AdmitHook
 ) -> Receipt:
     data = sign_statement({"by": "operator", **body}, [keys.operator_key])
-    outcome = await asyncio.wrap_future(ledger.enqueue(ledger.prepare(data, on_admit=hook)))
+    # Signed here, by the operator key, a moment ago: no need to verify the signature again.
+    prepared = ledger.prepare_own(data, keyid(public_key_bytes(keys.operator_key)), on_admit=hook)
+    outcome = await asyncio.wrap_future(ledger.enqueue(prepared))
     if isinstance(outcome, AppendRefused):
         raise outcome
     return outcome
@@ -207,7 +225,7 @@ async def post_review(
     """Check limits and the item, then append the review and its content in one transaction."""
     per_client, per_item = _limiters(request, settings)
     enforce(per_client, client_address(request, settings.trusted_proxy), "from your address")
-    item = _known_item(ledger, body.item)
+    item = _known_item(request, ledger, body.item)
     enforce(per_item, item.own, "about this item")
     content = reviews.ReviewContent(
         item=item.own, kind=body.kind, rating=body.rating, title=body.title.strip(),
@@ -247,13 +265,14 @@ async def create_review(
 
 @router.get("", response_model=ReviewsPublic, summary="An item's reviews and aggregates")
 def list_reviews(
+    request: Request,
     ledger: LedgerDep,
     item: Annotated[str, Query(max_length=512, description="The item's Digital Link path.")],
 ) -> ReviewsPublic:
     """The reviews of the item and of the levels below it (a lot's serials), newest first, with
     rating distribution, average, complaint themes and suggestions for the item, its lot and its
     product."""
-    keys = _known_item(ledger, item)
+    keys = _known_item(request, ledger, item)
     with ledger.log.store.read() as reader:
         views = reviews.reviews(reader, items=reviews.items_under(reader, keys.own))
         aggregates = {}
