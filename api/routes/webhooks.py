@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from api.deps import KeysDep, LedgerDep, SettingsDep, require_admin
+from api.deps import KeysDep, LedgerDep, SettingsDep, check_admin
 from api.models import DSSE_ENVELOPE_SCHEMA
 from api.webhooks import accept_url
 from provenance import webhook_queue as queue
@@ -184,7 +184,7 @@ def _is_admin(request: Request, authorization: str | None) -> bool:
     """True with the right admin token; none given, False; a wrong one is refused (401)."""
     if authorization is None:
         return False
-    require_admin(request, authorization)
+    check_admin(request, authorization)
     return True
 
 
