@@ -121,7 +121,7 @@ class PageStandIn:
 
     calls: list[DigitalLink] = field(default_factory=list)
 
-    def __call__(self, request: Request, link: DigitalLink) -> Response:
+    async def __call__(self, request: Request, link: DigitalLink) -> Response:
         self.calls.append(link)
         return HTMLResponse(
             f"<p>page of {link}</p>", headers={"Link": '</static/app.css>; rel="preload"'}

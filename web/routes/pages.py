@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import text
 
@@ -95,27 +96,57 @@ def page_cache(request: Request) -> PageCache:
     return cache
 
 
-def cached_page(request: Request, page: str, build: Callable[[int], Response]) -> Response:
-    """Answer ``page`` at the log's current size: 304 for a matching ETag, else from the cache,
-    else ``build(size)`` (cached if it succeeded). Answers are gzipped for clients that accept it."""
+def _lookup(
+    request: Request, page: str
+) -> tuple[tuple[str, int, str, bool], dict[str, str], Response | CachedPage | None]:
+    """The cache key and headers of ``page`` at the log's current size, and what can answer it
+    without building: a 304 for a matching ETag, or the cached page (None: build it)."""
     size = _ledger(request).refresh()  # other workers' registry changes (a suspension) show at once
     language, twin = language_of(request), wants_json(request)
     tag = hashlib.sha256(f"{page}\0{language}\0{twin}".encode()).hexdigest()[:16]
     etag = f'"{size}-{tag}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept, Accept-Language"}
     if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
+        return (page, size, language, twin), headers, Response(status_code=304, headers=headers)
     key = (page, size, language, twin)
-    found = page_cache(request).get(key)
-    if found is None:
-        found = CachedPage.of(build(size))
-        if found.status == 200:
-            page_cache(request).put(key, found)
     headers["Vary"] = "Accept, Accept-Language, Accept-Encoding"
+    return key, headers, page_cache(request).get(key)
+
+
+def _answer(
+    request: Request, key: tuple[str, int, str, bool], headers: dict[str, str], built: Response
+) -> Response:
+    found = CachedPage.of(built)
+    if found.status == 200:
+        page_cache(request).put(key, found)
     return found.answer(request.headers.get("accept-encoding", ""), headers)
 
 
-def item_page(request: Request, link: DigitalLink) -> Response:
+def cached_page(request: Request, page: str, build: Callable[[int], Response]) -> Response:
+    """Answer ``page`` at the log's current size: 304 for a matching ETag, else from the cache,
+    else ``build(size)`` (cached if it succeeded). Answers are gzipped for clients that accept it."""
+    key, headers, found = _lookup(request, page)
+    if isinstance(found, Response):
+        return found
+    if found is not None:
+        return found.answer(request.headers.get("accept-encoding", ""), headers)
+    return _answer(request, key, headers, build(key[1]))
+
+
+async def cached_page_async(
+    request: Request, page: str, build: Callable[[int], Response]
+) -> Response:
+    """:func:`cached_page` for an ``async`` route: a repeat view (one local read, then memory)
+    is answered on the event loop; only a page to build goes to the thread pool."""
+    key, headers, found = _lookup(request, page)
+    if isinstance(found, Response):
+        return found
+    if found is not None:
+        return found.answer(request.headers.get("accept-encoding", ""), headers)
+    return _answer(request, key, headers, await run_in_threadpool(build, key[1]))
+
+
+async def item_page(request: Request, link: DigitalLink) -> Response:
     """The page (or its JSON twin) for the item ``link`` names; 404 if nothing is recorded."""
     keys = queries.item_keys("https://id.gs1.org" + key_of(link))
 
@@ -151,7 +182,7 @@ def item_page(request: Request, link: DigitalLink) -> Response:
 
     # The form's CSRF token is issued per hour: the hour is part of the cached page's identity.
     issued = issued_now()
-    return cached_page(request, f"item:{keys.own}:{issued}", build)
+    return await cached_page_async(request, f"item:{keys.own}:{issued}", build)
 
 
 @dataclass

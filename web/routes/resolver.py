@@ -21,9 +21,11 @@ The path is read from the raw request path, not the decoded one, so that a lot h
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from provenance import queries
@@ -76,15 +78,19 @@ def _request_link(request: Request, base: str) -> DigitalLink:
     query = _raw_query(request)
     parts = urlsplit(base)
     origin = f"{parts.scheme}://{parts.netloc}"
-    link = parse_digital_link(
-        origin + path + (f"?{query}" if query else ""), permit_zero_suppressed_gtin=True
-    )
+    link = _parse(origin + path + (f"?{query}" if query else ""))
     if link.stem != origin:
         raise DigitalLinkError(
             "uri-stem",
             f"the path must start with its primary key, not {link.stem[len(origin) :]!r}",
         )
     return link
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(uri: str) -> DigitalLink:
+    # A full GS1 parse takes about 100 µs; the same few codes are scanned again and again.
+    return parse_digital_link(uri, permit_zero_suppressed_gtin=True)
 
 
 def _headers_only(request: Request, response: Response) -> Response:
@@ -105,20 +111,35 @@ def _with_headers(response: Response, headers: dict[str, str]) -> Response:
     return response
 
 
-def resolve(request: Request) -> Response:
-    """Answer a Digital Link URI as a GS1-conformant resolver (see the module docstring)."""
+async def resolve(request: Request) -> Response:
+    """Answer a Digital Link URI as a GS1-conformant resolver (see the module docstring).
+
+    ``async``: a scanned code's repeat view is answered from memory on the event loop; what
+    needs the database (an item not seen before, a page to build) goes to the thread pool."""
     base = _base(request)
     link = _request_link(request, base)
     item = item_at(base, link)
-    ledger: Ledger = request.app.state.ledger
+    # An item once known stays known (the log only grows): each worker asks once per item.
+    known: set[str] = request.app.state.__dict__.setdefault("resolver_known", set())
+    if item.keys.own not in known:
+        if not await run_in_threadpool(_is_known, request.app.state.ledger, item.keys):
+            raise HTTPException(
+                status_code=404, detail=f"nothing is recorded about {item.keys.own}"
+            )
+        if len(known) < KNOWN_ITEMS_CACHED:
+            known.add(item.keys.own)
+    return _headers_only(request, await _answer(request, link, item))
+
+
+KNOWN_ITEMS_CACHED = 100_000
+
+
+def _is_known(ledger: Ledger, keys: queries.ItemKeys) -> bool:
     with ledger.log.store.read() as reader:
-        known = queries.item_known(reader, item.keys)
-    if not known:
-        raise HTTPException(status_code=404, detail=f"nothing is recorded about {item.keys.own}")
-    return _headers_only(request, _answer(request, link, item))
+        return queries.item_known(reader, keys)
 
 
-def _answer(request: Request, link: DigitalLink, item: Item) -> Response:
+async def _answer(request: Request, link: DigitalLink, item: Item) -> Response:
     # The CORS middleware answers preflights and requests that carry an Origin; these two also
     # tell clients that check without one (GS1's conformance suite does) that any origin may read.
     headers = {
@@ -148,7 +169,7 @@ def _answer(request: Request, link: DigitalLink, item: Item) -> Response:
         link_type = default_link_type(item)
         if link_type.curie == PAGE_LINK_TYPE:
             # The page varies on Accept (and Accept-Language) itself.
-            return _with_headers(pages.item_page(request, link), headers)
+            return _with_headers(await pages.item_page(request, link), headers)
         headers["Vary"] = "Accept"
     passed_on = passed_on_query(_raw_query(request))
     location = with_query(link_type.target(item), passed_on)
