@@ -92,4 +92,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(epcis.router)
     app.include_router(reviews.holder_router)
     app.include_router(reviews.form_router)
+    web.install_last(app)  # compressed Digital Link URIs: one segment at the root, after the rest
     return app

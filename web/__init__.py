@@ -21,3 +21,9 @@ def install(app: FastAPI) -> None:
     app.include_router(qr.router)
     app.include_router(pages.router)
     app.include_router(resolver_routes.router)
+
+
+def install_last(app: FastAPI) -> None:
+    """Add the routes that must come after every other: compressed Digital Link URIs are one
+    path segment at the root, where the service's own one-segment pages also live."""
+    app.include_router(resolver_routes.compressed_router)

@@ -30,7 +30,8 @@ Statements with no test here:
   proxy or load balancer); the service builds every link on the configured ``base_url``, which is
   ``https://`` in production.
 - "SHALL be able to decompress a URI" and "If handling a compressed request URI, it SHALL expose
-  the uncompressed URI ... owl:sameAs": not implemented yet (compressed URIs get 404).
+  the uncompressed URI ... owl:sameAs": tests/web/test_resolver_compression.py (and the codec's
+  known answers in tests/gs1/test_gs1_compression.py).
 - "If supporting redirection based on an MO or Global Company Prefix ... gs1:handledBy": does not
   apply; this resolver answers only for items the ledger records and never hands a prefix on.
 

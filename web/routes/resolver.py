@@ -27,8 +27,12 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
 
 from provenance import queries
+from provenance.gs1.compression import decompress_digital_link, starts_with_primary_key
 from provenance.gs1.digital_link import DigitalLink, DigitalLinkError, parse_digital_link
 from provenance.ledger import Ledger
 
@@ -184,3 +188,54 @@ for _key in PRIMARY_KEYS:
 def resolver_description(request: Request) -> Response:
     """The resolver description file (GS1-Conformant Resolver standard)."""
     return _headers_only(request, JSONResponse(description(_base(request))))
+
+
+# --- Compressed Digital Link URIs (registered last) -----------------------------------------------
+
+
+class _CompressedRoute(APIRoute):
+    """``/{segment}`` only when ``segment`` looks like a compressed Digital Link (its bits start
+    with a primary key). Its router is included after every other (``web.install_last``), so
+    ``/log`` and the other one-segment paths are never taken from their own routes."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.NONE:
+            return match, child
+        segment = str(child.get("path_params", {}).get("segment", ""))
+        if not starts_with_primary_key(segment):
+            return Match.NONE, {}
+        return match, child
+
+
+async def resolve_compressed(request: Request, segment: str) -> Response:
+    """Answer a compressed Digital Link URI (``/AQnYUc1gmg``) as its uncompressed URI is answered,
+    adding ``Link: <uncompressed URI>; rel="owl:sameAs"`` (GS1-Conformant Resolver standard). A
+    segment that starts like one but does not decompress is a 400 naming the broken rule."""
+    base = _base(request)
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    uncompressed = decompress_digital_link(f"{origin}/{segment}")
+    link = _parse(uncompressed)
+    query = _raw_query(request)
+    if query:
+        # The request's own query (linkType, passed-on pairs) goes with the decompressed data.
+        link = _parse(uncompressed + ("&" if "?" in uncompressed else "?") + query)
+    item = item_at(base, link)
+    known: set[str] = request.app.state.__dict__.setdefault("resolver_known", set())
+    if item.keys.own not in known:
+        if not await run_in_threadpool(_is_known, request.app.state.ledger, item.keys):
+            raise HTTPException(
+                status_code=404, detail=f"nothing is recorded about {item.keys.own}"
+            )
+        if len(known) < KNOWN_ITEMS_CACHED:
+            known.add(item.keys.own)
+    response = await _answer(request, link, item)
+    _with_headers(response, {"Link": f'<{uncompressed}>; rel="owl:sameAs"'})
+    return _headers_only(request, response)
+
+
+compressed_router = APIRouter(include_in_schema=False)
+compressed_router.routes.append(
+    _CompressedRoute("/{segment}", resolve_compressed, methods=METHODS, include_in_schema=False)
+)
