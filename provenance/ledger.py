@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from provenance.attestations import check_references
 from provenance.capture import EVENT, Capture, event_payload
+from provenance.dsse import Envelope
 from provenance.entry import decode_leaf
 from provenance.errors import (
     AppendRefused,
@@ -128,12 +129,16 @@ class Ledger:
 
     # --- Stage 2: under the lock ----------------------------------------------------------------
 
-    def prepare_own(self, data: bytes, keyid: str, on_admit: AdmitHook | None = None) -> Prepared:
+    def prepare_own(
+        self, envelope: Envelope, keyid: str, on_admit: AdmitHook | None = None
+    ) -> Prepared:
         """Like :meth:`prepare` for an envelope this process has just signed itself with the key
-        ``keyid`` (the operator recording a review): its signature is not verified again. The
-        key's status and the statement's rules are still checked when it is admitted."""
+        ``keyid`` (the operator recording a review): it is neither re-parsed from bytes nor its
+        signature verified again. The statement's shape, the key's status and the rules are
+        still checked, here and when it is admitted."""
+        data = envelope.to_json()
         self.log.check_payload(data)
-        statement = self._registry.resolve_party(parse_statement(parse_envelope(data)))
+        statement = self._registry.resolve_party(parse_statement(envelope))
         return Prepared(data, statement, frozenset({keyid}), on_admit)
 
     def submit(self, data: bytes) -> Receipt:

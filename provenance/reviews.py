@@ -161,7 +161,7 @@ class NewReview:
                 raise ConflictError("this holder code was already used for a review")
         # One statement under the append lock: a duplicate's fingerprint conflicts and inserts
         # nothing (ON CONFLICT DO NOTHING keeps the batch's transaction usable on PostgreSQL).
-        inserted = txn.connection.execute(
+        inserted = txn.first_row(
             _INSERT_CONTENT,
             {
                 "idx": index,
@@ -175,7 +175,7 @@ class NewReview:
                 "fingerprint": fingerprint,
                 "author_token_hash": author_token_hash(self.author_token),
             },
-        ).first()
+        )
         if inserted is None:
             taken = txn.connection.execute(
                 select(REVIEW_CONTENT.c.idx).where(REVIEW_CONTENT.c.fingerprint == fingerprint)

@@ -17,6 +17,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import json
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
@@ -29,6 +30,7 @@ from api.models import MAX_INDEX, ReceiptPublic
 from api.ratelimit import RateLimiter, client_address, enforce
 from api.settings import Settings
 from provenance import queries, reviews
+from provenance.dsse import sign_envelope
 from provenance.errors import AppendRefused, InvalidStatementError
 from provenance.evidence import build_evidence
 from provenance.gs1.digital_link import DigitalLinkError
@@ -36,7 +38,7 @@ from provenance.keyfiles import OperatorKeys
 from provenance.keys import keyid, public_key_bytes
 from provenance.ledger import AdmitHook, Ledger
 from provenance.log import Receipt
-from provenance.statements import sign_statement
+from provenance.statements import PAYLOAD_TYPE
 from web.csrf import csrf_problem
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
@@ -207,12 +209,18 @@ def _item_keys(item: str) -> queries.ItemKeys:
     return queries.item_keys(item)
 
 
+@functools.cache
+def _keyid_of(keys: OperatorKeys) -> str:
+    return keyid(public_key_bytes(keys.operator_key))
+
+
 async def _append(
     ledger: Ledger, keys: OperatorKeys, body: dict[str, Any], hook: AdmitHook
 ) -> Receipt:
-    data = sign_statement({"by": "operator", **body}, [keys.operator_key])
-    # Signed here, by the operator key, a moment ago: no need to verify the signature again.
-    prepared = ledger.prepare_own(data, keyid(public_key_bytes(keys.operator_key)), on_admit=hook)
+    payload = json.dumps({"by": "operator", **body}, separators=(",", ":"), ensure_ascii=False)
+    envelope = sign_envelope(PAYLOAD_TYPE, payload.encode(), [keys.operator_key])
+    # Signed here, by the operator key, a moment ago: no need to parse or verify it again.
+    prepared = ledger.prepare_own(envelope, _keyid_of(keys), on_admit=hook)
     outcome = await asyncio.wrap_future(ledger.enqueue(prepared))
     if isinstance(outcome, AppendRefused):
         raise outcome

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, TextClause, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -300,6 +300,19 @@ class WriteTransaction(Reader):
     def __init__(self, connection: Connection, dialect: str) -> None:
         super().__init__(connection)
         self.dialect = dialect
+
+    def first_row(self, statement: TextClause, params: dict[str, Any]) -> Any:
+        """Run one SQL statement (``:name`` parameters) and return its first row, or None.
+
+        On SQLite it goes straight to the driver, in this same transaction: it runs under the
+        append lock, where SQLAlchemy's own cost per call (about 70 µs) would be most of it."""
+        if self.dialect == "sqlite":
+            cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                return cursor.execute(statement.text, params).fetchone()
+            finally:
+                cursor.close()
+        return self.connection.execute(statement, params).first()
 
     def subjects_of(self, index: int) -> list[str]:
         """The items the statement at ``index`` names as its subject."""
