@@ -25,7 +25,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy provenance api tests bench
+	$(VENV)/bin/mypy provenance api web tests bench
 
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || echo "wrk is needed for the HTTP read benchmarks: apt-get install wrk"
