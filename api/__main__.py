@@ -12,7 +12,10 @@ import os
 import uvicorn
 
 from api.app import create_app
+from api.demo import GTIN_BAG
 from api.settings import Settings
+
+DEMO_LOT = f"01/{GTIN_BAG}/10/R-2026-112"
 
 
 def main() -> None:
@@ -27,6 +30,8 @@ def main() -> None:
     os.environ["PROVENANCE_DEMO"] = "false" if args.no_demo else "true"
     settings = Settings()
     print(f"Provenance ledger: {settings.base_url}/  (data: {settings.database_url})", flush=True)
+    if settings.demo:
+        print(f"Demo coffee, as its QR code opens it: {settings.base_url}/{DEMO_LOT}", flush=True)
     if args.workers > 1:
         # Create the keys, found the log and load the demo once, here, so workers do not race.
         prepare_once(settings)
