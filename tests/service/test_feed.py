@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Page, expect
 
 from api.feed import Feed, FeedFilter, feed_entry
-from api.settings import DEVELOPMENT_ADMIN_TOKEN
+from api.settings import DEVELOPMENT_ADMIN_TOKEN, Settings
 from live_fixtures import LiveService, free_port, start_service, stop_service
-from provenance.bootstrap import OPERATOR_ID
+from provenance.bootstrap import OPERATOR_ID, open_ledger
 from provenance.keyfiles import OperatorKeys
 from provenance.keys import generate_private_key, public_key_bytes
 from provenance.ledger import Ledger
@@ -468,15 +468,19 @@ def worker_of(service: LiveService, client_port: int) -> int:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveService]:
+def two_workers(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[LiveService, str]]:
+    """The service with 2 workers, and its database URL."""
     env = dict(FEED_ENV)
     drop: Callable[[], None] | None = None
+    url = f"sqlite:///{tmp_path / 'live.db'}"
     if request.param == "postgresql":
         url, drop = new_postgres_schema(request.getfixturevalue("postgres_server"))
-        env["PROVENANCE_DATABASE_URL"] = url
+    env["PROVENANCE_DATABASE_URL"] = url
     started = start_workers(tmp_path, env)
     try:
-        yield started
+        yield started, url
     finally:
         if started.process.poll() is None:
             stop_service(started)
@@ -486,28 +490,33 @@ def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live
             drop()
 
 
-def test_an_entry_appended_through_one_worker_reaches_clients_of_the_other(
-    two_workers: LiveService, streams: Callable[..., SseClient]
+def test_entries_appended_elsewhere_reach_the_clients_of_every_worker(
+    two_workers: tuple[LiveService, str], streams: Callable[..., SseClient]
 ) -> None:
-    clients: dict[int, list[SseClient]] = {}
-    for _ in range(40):  # the kernel hands connections to either worker: open until both have some
-        client = streams(two_workers.base)
-        clients.setdefault(worker_of(two_workers, client.port), []).append(client)
-        if len(clients) == 2:
-            break
-    assert len(clients) == 2, "every connection went to one worker"
-    appended = [register(two_workers.base)[0] for _ in range(3)]
-    for on_worker in clients.values():
-        for client in on_worker:
-            assert [e["index"] for e in client.events(3)] == appended
+    service, url = two_workers
+    # The kernel hands each connection to whichever worker accepts first (often one worker
+    # takes them all): open a few, then append from a third process, the test itself, so every
+    # client's worker learns of the entries only by watching the database, never by committing
+    # them itself. One more entry goes through the service, through whichever worker it reaches.
+    clients = [streams(service.base) for _ in range(6)]
+    workers = {worker_of(service, client.port) for client in clients}
+    assert workers  # each client is served by a worker of this service
+    ledger, keys = open_ledger(Settings(database_url=url, keys_dir=service.keys_dir).core())
+    try:
+        appended = [_register(ledger, keys) for _ in range(2)]
+    finally:
+        ledger.close()
+        ledger.log.store.close()
+    appended.append(register(service.base)[0])
+    for client in clients:
+        assert [e["index"] for e in client.events(3)] == appended
     # Stopping the service ends the open streams at once instead of waiting on them.
     started = time.monotonic()
-    two_workers.process.terminate()
-    two_workers.process.wait(timeout=15)
+    service.process.terminate()
+    service.process.wait(timeout=15)
     assert time.monotonic() - started < 10
-    for on_worker in clients.values():
-        with pytest.raises(EOFError):
-            on_worker[0].next_event(timeout=5)
+    with pytest.raises(EOFError):
+        clients[0].next_event(timeout=5)
 
 
 # --- The broadcaster, in process ----------------------------------------------------------------
