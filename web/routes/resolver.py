@@ -123,19 +123,23 @@ async def resolve(request: Request) -> Response:
     base = _base(request)
     link = _request_link(request, base)
     item = item_at(base, link)
-    # An item once known stays known (the log only grows): each worker asks once per item.
-    known: set[str] = request.app.state.__dict__.setdefault("resolver_known", set())
-    if item.keys.own not in known:
-        if not await run_in_threadpool(_is_known, request.app.state.ledger, item.keys):
-            raise HTTPException(
-                status_code=404, detail=f"nothing is recorded about {item.keys.own}"
-            )
-        if len(known) < KNOWN_ITEMS_CACHED:
-            known.add(item.keys.own)
+    await _require_known(request, item)
     return _headers_only(request, await _answer(request, link, item))
 
 
 KNOWN_ITEMS_CACHED = 100_000
+
+
+async def _require_known(request: Request, item: Item) -> None:
+    """404 unless the ledger records something that speaks for ``item``. An item once known
+    stays known (the log only grows), so each worker asks the database once per item."""
+    known: set[str] = request.app.state.__dict__.setdefault("resolver_known", set())
+    if item.keys.own in known:
+        return
+    if not await run_in_threadpool(_is_known, request.app.state.ledger, item.keys):
+        raise HTTPException(status_code=404, detail=f"nothing is recorded about {item.keys.own}")
+    if len(known) < KNOWN_ITEMS_CACHED:
+        known.add(item.keys.own)
 
 
 def _is_known(ledger: Ledger, keys: queries.ItemKeys) -> bool:
@@ -222,14 +226,7 @@ async def resolve_compressed(request: Request, segment: str) -> Response:
         # The request's own query (linkType, passed-on pairs) goes with the decompressed data.
         link = _parse(uncompressed + ("&" if "?" in uncompressed else "?") + query)
     item = item_at(base, link)
-    known: set[str] = request.app.state.__dict__.setdefault("resolver_known", set())
-    if item.keys.own not in known:
-        if not await run_in_threadpool(_is_known, request.app.state.ledger, item.keys):
-            raise HTTPException(
-                status_code=404, detail=f"nothing is recorded about {item.keys.own}"
-            )
-        if len(known) < KNOWN_ITEMS_CACHED:
-            known.add(item.keys.own)
+    await _require_known(request, item)
     response = await _answer(request, link, item)
     _with_headers(response, {"Link": f'<{uncompressed}>; rel="owl:sameAs"'})
     return _headers_only(request, response)
