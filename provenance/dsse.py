@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -103,12 +104,18 @@ class Envelope:
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+@functools.lru_cache(maxsize=64)
+def _keyid_of(key: Ed25519PrivateKey) -> str:
+    # A service signs with the same few keys all day; their keyids need computing once.
+    return keyid(public_key_bytes(key))
+
+
 def sign_envelope(payload_type: str, payload: bytes, keys: Sequence[Ed25519PrivateKey]) -> Envelope:
     """Sign PAE(payload_type, payload) with each key; keyids are SHA-256 hex of the public keys."""
     if not keys:
         raise ValueError("sign_envelope needs at least one key")
     message = pae(payload_type, payload)
-    signatures = tuple(Signature(keyid(public_key_bytes(k)), k.sign(message)) for k in keys)
+    signatures = tuple(Signature(_keyid_of(k), k.sign(message)) for k in keys)
     return Envelope(payload_type, bytes(payload), signatures)
 
 
