@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +33,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 from common import Result, fmt, median, print_machine, print_results, scratch_dir, sqlite_url
-from http_api import ADMIN, REPO, free_port, register, statements
+from http_api import ADMIN, register, serve_process, statements
 
 PARTY = "feed-farm"
 FRAME_END = b"\n\n"
@@ -101,37 +99,8 @@ class Server:
 @contextmanager
 def server(command: Sequence[str], env: dict[str, str]) -> Iterator[Server]:
     """Run one uvicorn process, wait until ``/`` answers, yield it, then stop it."""
-    port = free_port()
-    process = subprocess.Popen(
-        [*command, "--port", str(port)],
-        env={**os.environ, **env},
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    errors = process.stderr.read() if process.stderr else ""
-                    raise RuntimeError(f"server did not start: {errors}") from None
-                time.sleep(0.2)
+    with serve_process(command, env, "/") as (base, process):
         yield Server(base, process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
 
 
 # --- Clients ------------------------------------------------------------------------------------

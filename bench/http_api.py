@@ -66,6 +66,15 @@ def free_port() -> int:
 @contextmanager
 def serve(command: Sequence[str], env: dict[str, str], probe: str) -> Iterator[str]:
     """Run a server command, wait until ``probe`` answers, yield its base URL, then stop it."""
+    with serve_process(command, env, probe) as (base, _process):
+        yield base
+
+
+@contextmanager
+def serve_process(
+    command: Sequence[str], env: dict[str, str], probe: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """:func:`serve`, yielding the server process too (to read its memory, say)."""
     port = free_port()
     process = subprocess.Popen(
         [*command, "--port", str(port)],
@@ -90,7 +99,7 @@ def serve(command: Sequence[str], env: dict[str, str], probe: str) -> Iterator[s
                         f"server did not start: {process.stderr.read() if process.stderr else ''}"
                     ) from None
                 time.sleep(0.2)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -125,6 +125,8 @@ def browser() -> Iterator[Browser]:
         message = "no Chromium found (apt-get install chromium, or set PROVENANCE_TEST_CHROMIUM)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
+        # Issue 4's rule: browser tests run wherever a Chromium is found and fail in CI without
+        # one; on a developer's machine without Chromium they are skipped, saying how to fix it.
         pytest.skip(message)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
