@@ -69,11 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         by_prefix={"/api/v1/reviews": REVIEW_BODY_LIMIT, "/reviews/": REVIEW_BODY_LIMIT},
     )
     # Everything public may be read from any origin (GS1 resolvers SHALL support CORS); writes
-    # are authenticated by signatures or the admin token, never by cookies, so this opens nothing.
+    # are authenticated by signatures or the admin token, never by cookies, so this opens nothing
+    # (a party's dashboard on its own origin removes a webhook with a signed DELETE).
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET", "HEAD", "OPTIONS", "POST"],
+        allow_methods=["GET", "HEAD", "OPTIONS", "POST", "DELETE"],
         allow_headers=["*"],
         expose_headers=["Link", "ETag", "Location", "Content-Language"],
     )

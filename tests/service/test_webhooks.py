@@ -437,6 +437,20 @@ def test_listing_shows_origins_publicly_and_full_urls_to_the_operator(
     assert client.get("/api/v1/parties/nobody/webhooks").status_code == 404
 
 
+def test_a_webhook_may_be_removed_from_another_origin(client: TestClient) -> None:
+    """A party's own dashboard, on its own origin, removes a webhook with a signed DELETE: the
+    browser's preflight must allow it (the signature, not the origin, authorizes it)."""
+    preflight = client.options(
+        "/api/v1/parties/brand/webhooks/wh_0123456789abcdef",
+        headers={"Origin": "https://dashboard.example", "Access-Control-Request-Method": "DELETE",
+                 "Access-Control-Request-Headers": "Content-Type"},
+    )  # fmt: skip
+    assert preflight.status_code == 200
+    allowed = {m.strip() for m in preflight.headers["access-control-allow-methods"].split(",")}
+    assert "DELETE" in allowed
+    assert preflight.headers["access-control-allow-origin"] == "*"
+
+
 def test_a_party_removes_its_webhook_with_a_signed_request(
     client: TestClient, chain: dict[str, Ed25519PrivateKey], receiver: Receiver
 ) -> None:
