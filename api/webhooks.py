@@ -11,17 +11,22 @@ known, so a restart resumes where the last process stopped.
 Each request is a POST of the JSON body with ``Provenance-Signature``, ``Provenance-Delivery`` and
 ``Provenance-Event`` headers (:mod:`provenance.webhook_signature`). Redirects are not followed and
 the answer's body is not read. Outside development a URL must lead to a public address, checked at
-registration and again before each attempt (a name may be pointed elsewhere meanwhile).
+registration and again on each connection: the connection goes to the very address that was
+checked, so a name re-pointed at a private address between the check and the connect (DNS
+rebinding) reaches nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+import httpcore2 as httpcore
 import httpx2 as httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -78,6 +83,48 @@ def _check_public(host: str, addresses: list[str]) -> None:
         )
 
 
+class PublicOnlyBackend(httpcore.SyncBackend):
+    """Opens connections only to public addresses, and only to an address it has just checked:
+    the name is resolved once per connection and that answer is both judged and used."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = resolve(host, port)
+        except OSError as e:
+            raise httpcore.ConnectError(f"cannot resolve the URL's host: {e}") from e
+        _check_public(host, addresses)  # InvalidWebhookURLError: nothing is opened
+        failure: httpcore.ConnectError | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as e:
+                failure = e
+        assert failure is not None  # _check_public refused an empty list
+        raise failure
+
+
+def delivery_client(settings: Settings) -> httpx.Client:
+    """The client deliveries are sent with: outside development, one whose connections go only to
+    the public addresses it checked (TLS still verifies the URL's host name)."""
+    if settings.webhook_allow_private_urls:
+        return httpx.Client(timeout=settings.webhook_timeout, follow_redirects=False)
+    transport = httpx.HTTPTransport()
+    # httpx offers no public way to choose how connections are opened; its connection pool does.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl.create_default_context(), network_backend=PublicOnlyBackend()
+    )
+    return httpx.Client(
+        timeout=settings.webhook_timeout, follow_redirects=False, transport=transport
+    )
+
+
 class Dispatcher:
     """Creates and sends the webhook deliveries of one worker process."""
 
@@ -91,7 +138,7 @@ class Dispatcher:
         # Long enough for a whole attempt: resolving, connecting, writing and reading the answer's
         # head may each take up to the timeout.
         self.lease_ms = round(max(60.0, 6 * settings.webhook_timeout) * 1000)
-        self.client = httpx.Client(timeout=settings.webhook_timeout, follow_redirects=False)
+        self.client = delivery_client(settings)
         self.senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="webhook-send")
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -168,15 +215,9 @@ class Dispatcher:
     def send(self, claimed: Claim, body: bytes) -> Attempt:
         """POST ``body``, signed now, to the claimed delivery's URL; say how it went."""
         try:
-            host = queue.check_url(
-                claimed.url, require_https=self.settings.environment != "development"
-            )
-            if not self.settings.webhook_allow_private_urls:
-                _check_public(host, resolve(host, 443))
+            queue.check_url(claimed.url, require_https=self.settings.environment != "development")
         except InvalidWebhookURLError as e:
             return Attempt(error=str(e), permanent=True)
-        except OSError as e:
-            return Attempt(error=f"cannot resolve the URL's host: {e}")
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -192,6 +233,8 @@ class Dispatcher:
                         answer.headers.get("Retry-After"), time.time()
                     ),
                 )
+        except InvalidWebhookURLError as e:  # the host now leads to a private address
+            return Attempt(error=str(e), permanent=True)
         except httpx.TimeoutException as e:
             return Attempt(error=f"timed out: {type(e).__name__}")
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -559,3 +560,45 @@ def test_development_allows_loopback(tmp_path: Path) -> None:
     development = Settings(keys_dir=tmp_path)
     assert development.webhook_allow_private_urls is True
     assert accept_url("http://127.0.0.1:9/h", development) == "http://127.0.0.1:9/h"
+
+
+def test_a_name_rebound_to_a_private_address_reaches_nothing(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name resolves to a public address when it is checked and to the
+    receiver on 127.0.0.1 when a second lookup is made. The connection goes to the address that
+    was checked, never to a second answer; and a name that now leads to a private address is
+    refused for good, before anything is sent."""
+    port = receiver.server.server_address[1]
+    answers = {"rebound.example": ["192.88.99.1", "127.0.0.1"], "private.example": ["127.0.0.1"]}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host not in answers:
+            return real(host, *args, **kwargs)
+        address = answers[host][0]
+        if len(answers[host]) > 1:
+            answers[host].pop(0)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    settings = Settings(keys_dir=tmp_path, webhook_allow_private_urls=False, webhook_timeout=0.5)
+    dispatcher = Dispatcher(SqlStore.open(f"sqlite:///{tmp_path}/l.db"), generate_private_key(),
+                            settings)  # fmt: skip
+
+    def claim(url: str) -> queue.Claim:
+        return queue.Claim(id="dl_1", webhook_id="wh_1", party_id="brand", url=url,
+                           webhook_removed=False, event="complaint", review=1, item="01/x",
+                           attempts=1, token="t")  # fmt: skip
+
+    try:
+        rebound = dispatcher.send(claim(f"http://rebound.example:{port}/r"), b"{}")
+        private = dispatcher.send(claim(f"http://private.example:{port}/p"), b"{}")
+    finally:
+        dispatcher.client.close()
+    assert receiver.received == [], "nothing may reach the private address"
+    assert rebound.status_code is None
+    assert rebound.error is not None
+    assert not rebound.permanent, "the public address may answer later"
+    assert private.permanent
+    assert "private address" in (private.error or "")
