@@ -30,7 +30,13 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provenance.errors import MalformedError, SignatureError
-from provenance.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, public_key_bytes, verify_ed25519
+from provenance.keys import (
+    PUBLIC_KEY_SIZE,
+    SIGNATURE_SIZE,
+    public_key_bytes,
+    sign_ed25519,
+    verify_ed25519,
+)
 
 ED25519_TYPE = 0x01
 """Signature type byte of plain Ed25519 note signatures (c2sp.org/signed-note)."""
@@ -174,7 +180,7 @@ class NoteSigner:
 
     def sign(self, body: str) -> bytes:
         """Return the 64-byte Ed25519 signature of the UTF-8 note text."""
-        return self._private_key.sign(body.encode("utf-8"))
+        return sign_ed25519(self._private_key, body.encode("utf-8"))
 
     def verifier(self) -> NoteVerifier:
         """Return the verifier for this signer's key."""

@@ -21,6 +21,7 @@ from provenance.keys import (
     public_key_from_pem,
     public_key_to_pem,
     save_private_key,
+    sign_ed25519,
     verify_ed25519,
 )
 
@@ -47,9 +48,17 @@ def test_rfc8032_known_answers(vector: dict[str, str]) -> None:
     message = bytes.fromhex(vector["message"])
     assert public_key_bytes(key).hex() == vector["public"]
     assert key.sign(message).hex() == vector["signature"]
+    assert sign_ed25519(key, message).hex() == vector["signature"]
     assert verify_ed25519(
         bytes.fromhex(vector["public"]), bytes.fromhex(vector["signature"]), message
     )
+
+
+def test_libsodium_signs_the_same_bytes_as_cryptography() -> None:
+    # Deterministic signatures (RFC 8032): the service may sign with either library.
+    for size in (0, 1, 64, 300, 5000):
+        key, message = generate_private_key(), os.urandom(size)
+        assert sign_ed25519(key, message) == key.sign(message)
 
 
 def test_verify_rejects_a_flipped_bit_in_signature_message_or_key() -> None:
