@@ -26,11 +26,11 @@ exist for that serial and be unused; using it marks the review "verified holder"
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
 import secrets
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +49,11 @@ MAX_TEXT = 4000
 MAX_NAME = 60
 MAX_CONTACT = 200
 SALT_BYTES = 16
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Unicode's control characters (category Cc: U+0000-U+001F and U+007F-U+009F) but tab and
+newline, which a text may hold."""
+
 ITEM_STEM = "https://id.gs1.org"
 
 
@@ -79,11 +84,11 @@ class ReviewContent:
                 raise InvalidStatementError(f"{name} must not be empty")
             if len(value) > limit:
                 raise InvalidStatementError(f"{name} is {len(value)} characters; at most {limit}")
-            if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
+            if _CONTROL.search(value):
                 raise InvalidStatementError(f"{name} holds control characters")
 
-    def to_bytes(self) -> bytes:
-        """The exact bytes the commitment covers: canonical JSON (sorted keys, no spaces)."""
+    @functools.cached_property
+    def _bytes(self) -> bytes:
         fields = {
             "item": self.item,
             "kind": self.kind,
@@ -95,6 +100,10 @@ class ReviewContent:
         return json.dumps(
             fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
+
+    def to_bytes(self) -> bytes:
+        """The exact bytes the commitment covers: canonical JSON (sorted keys, no spaces)."""
+        return self._bytes  # made once: the statement and the stored content both need them
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ReviewContent:
