@@ -2,6 +2,10 @@
 
 With ``--workers N`` (N > 1) uvicorn starts N worker processes, each building its own app through
 :func:`api.app.create_app` from the same environment; the log's append lock keeps them in order.
+
+uvicorn's own reading of ``X-Forwarded-For`` is off: it would believe any local process that sets
+it. Whether the header is believed is the ``PROVENANCE_TRUSTED_PROXY`` setting's decision alone
+(:func:`api.ratelimit.client_address`).
 """
 
 from __future__ import annotations
@@ -43,9 +47,16 @@ def main() -> None:
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
+            proxy_headers=False,
         )
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            proxy_headers=False,
+        )
 
 
 def prepare_once(settings: Settings) -> None:

@@ -9,13 +9,16 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from api.__main__ import DEMO_LOT
 from factories import b64key
+from live_fixtures import start_service, stop_service
 from provenance.cli import main
 from provenance.keys import load_private_key
 
@@ -110,3 +113,30 @@ def test_supplier_from_key_to_verified_receipt(
     assert code == 2
     assert "403" in err
     assert "not-authorized" in err
+
+
+def test_a_forwarded_for_header_is_believed_only_when_the_settings_say_so(tmp_path: Path) -> None:
+    """uvicorn's own X-Forwarded-For handling is off: otherwise any local process could claim a
+    new address per request and escape the per-client review limit. With PROVENANCE_TRUSTED_PROXY
+    false, two reviews "forwarded for" two addresses come from one client, the socket's peer."""
+    service = start_service(
+        tmp_path, extra_env={"PROVENANCE_REVIEW_BURST_PER_CLIENT": "1",
+                             "PROVENANCE_REVIEWS_PER_MINUTE_PER_CLIENT": "0.01"},
+    )  # fmt: skip
+    try:
+        statuses = []
+        for n, address in enumerate(["198.51.100.1", "198.51.100.2"]):
+            body = {"item": DEMO_LOT, "kind": "question", "title": "Origin?",
+                    "text": f"Which farm grew lot {n}?"}  # fmt: skip
+            request = urllib.request.Request(
+                service.base + "/api/v1/reviews", data=json.dumps(body).encode(), method="POST",
+                headers={"Content-Type": "application/json", "X-Forwarded-For": address},
+            )  # fmt: skip
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    statuses.append(response.status)
+            except urllib.error.HTTPError as e:
+                statuses.append(e.code)
+        assert statuses == [201, 429]
+    finally:
+        stop_service(service)
