@@ -188,9 +188,25 @@ def is_compressed(uri: str) -> bool:
     return all(_primary_key(segment) is None for segment in segments[:-1])
 
 
+def encodes_primary_key(segment: str) -> bool:
+    """Whether ``segment`` may be a fully compressed Digital Link: it starts with a primary key
+    AI (or an optimisation whose first AI is one), the rest unchecked, so that a damaged one can
+    still be told what is wrong with it; or it decodes whole and holds a primary key somewhere
+    (the toolkit sorts AIs by number, so ``254`` comes before ``414``)."""
+    if starts_with_primary_key(segment):
+        return True
+    if len(segment) < 3 or not _is_safe64(segment):
+        return False
+    try:
+        gs1, _ = _decode(segment)
+    except DigitalLinkError:
+        return False
+    return any(_primary_key(ai) is not None for ai, _ in gs1)
+
+
 def starts_with_primary_key(segment: str) -> bool:
     """Whether the compressed ``segment`` starts with a primary key AI or an optimisation whose
-    first AI is one: what a fully compressed Digital Link must start with (the rest unchecked)."""
+    first AI is one (the rest unchecked)."""
     if len(segment) < 3 or not _is_safe64(segment):
         return False
     bits = _to_bits(segment)

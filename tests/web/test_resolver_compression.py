@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.demo import GTIN_BAG
 from api.settings import Settings
-from provenance.gs1.compression import compress_digital_link
+from provenance.gs1.compression import compress_digital_link, starts_with_primary_key
 
 BASE = "http://127.0.0.1:8000"
 LOT = f"/01/{GTIN_BAG}/10/R-2026-112"
@@ -76,3 +76,13 @@ def test_a_compressed_uri_that_does_not_decode_is_400(client: TestClient) -> Non
     assert broken.status_code == 400
     assert broken.headers["content-type"] == "application/problem+json"
     assert "compressed" in broken.json()["detail"] or "compressed" in broken.json()["type"]
+
+
+def test_a_compressed_uri_whose_qualifier_comes_first_is_resolved(client: TestClient) -> None:
+    # GS1's toolkit sorts AIs by number when it compresses: 254 (a GLN extension) precedes 414.
+    path = compressed_path(f"{BASE}/414/9520123456788/254/32a")
+    assert path.count("/") == 1
+    assert not starts_with_primary_key(path[1:]), "the case this test is about"
+    answer = client.get(path, headers={"Accept": "application/json"})
+    assert answer.status_code == 404
+    assert "nothing is recorded about /414/9520123456788" in answer.json()["detail"]

@@ -32,7 +32,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from provenance import queries
-from provenance.gs1.compression import decompress_digital_link, starts_with_primary_key
+from provenance.gs1.compression import decompress_digital_link, encodes_primary_key
 from provenance.gs1.digital_link import DigitalLink, DigitalLinkError, parse_digital_link
 from provenance.ledger import Ledger
 
@@ -198,8 +198,8 @@ def resolver_description(request: Request) -> Response:
 
 
 class _CompressedRoute(APIRoute):
-    """``/{segment}`` only when ``segment`` looks like a compressed Digital Link (its bits start
-    with a primary key). Its router is included after every other (``web.install_last``), so
+    """``/{segment}`` only when ``segment`` looks like a compressed Digital Link (it holds a primary
+    key: :func:`~provenance.gs1.compression.encodes_primary_key`). Its router is included after every other (``web.install_last``), so
     ``/log`` and the other one-segment paths are never taken from their own routes."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -207,7 +207,7 @@ class _CompressedRoute(APIRoute):
         if match is Match.NONE:
             return match, child
         segment = str(child.get("path_params", {}).get("segment", ""))
-        if not starts_with_primary_key(segment):
+        if not encodes_primary_key(segment):
             return Match.NONE, {}
         return match, child
 
