@@ -199,8 +199,9 @@ def resolver_description(request: Request) -> Response:
 
 class _CompressedRoute(APIRoute):
     """``/{segment}`` only when ``segment`` looks like a compressed Digital Link (it holds a primary
-    key: :func:`~provenance.gs1.compression.encodes_primary_key`). Its router is included after every other (``web.install_last``), so
-    ``/log`` and the other one-segment paths are never taken from their own routes."""
+    key: :func:`~provenance.gs1.compression.encodes_primary_key`). Its router is included after
+    every other (``web.install_last``), so ``/log`` and the other one-segment paths are never
+    taken from their own routes."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
