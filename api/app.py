@@ -82,13 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the hottest paths go first. None of these prefixes can shadow another's paths.
     app.include_router(reviews.router)
     app.include_router(statements.router)
+    app.include_router(log.router)  # checkpoint and proofs: what auditors and monitors poll
+    app.include_router(items.router)
     web.install(app)  # a scanned code's page and QR image: /01/, /00/, /414/, /qr/, pages
     app.include_router(meta.router)
-    app.include_router(log.router)
     app.include_router(feed.router)
     app.include_router(parties.router)
     app.include_router(webhook_router)
-    app.include_router(items.router)
     app.include_router(schemas.router)
     app.include_router(epcis.router)
     app.include_router(reviews.holder_router)

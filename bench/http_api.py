@@ -8,7 +8,9 @@
 3. Reads (checkpoint, inclusion proof, item) measured with wrk against a plain FastAPI endpoint that
    returns a small JSON object, both under uvicorn with 2 workers. Target: at least 50%.
 
-Run alone: ``python bench/http_api.py [--quick] [--database sqlite|postgresql|both]``.
+Run alone: ``python bench/http_api.py [--quick] [--database sqlite|postgresql|both]
+[--parts batch,single,reads]``. Reads alone first append 2,000 statements so that the item and the
+proof have a log of some size to answer from.
 """
 
 from __future__ import annotations
@@ -115,8 +117,33 @@ def ledger_server(url: str, scratch: Path) -> Iterator[str]:
         "PROVENANCE_ADMIN_TOKEN": ADMIN,
     }
     command = [sys.executable, "-m", "api", "--workers", "2", "--no-demo", "--log-level", "warning"]
-    with serve(command, env, "/") as base:
-        yield base
+    with serve_process(command, env, "/") as (base, process):
+        SERVER_PID[:] = [process.pid]
+        try:
+            yield base
+        finally:
+            SERVER_PID.clear()
+
+
+SERVER_PID: list[int] = []
+"""The running ledger server's process (its workers are its children), for CPU accounting."""
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue  # it exited meanwhile
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pending += [int(c) for c in children]
+    return total
 
 
 def register(base: str, party: str) -> nacl.signing.SigningKey:
@@ -164,6 +191,59 @@ def raw_verify_rate(messages: list[bytes], seconds: float = 2.0) -> float:
 
 VERIFY_KEY: list[nacl.signing.VerifyKey] = []
 
+PARTS = ("batch", "single", "reads")
+
+
+class RawPoster:
+    """A minimal HTTP/1.1 client that posts prebuilt bodies on one kept-alive connection.
+
+    The load generator shares the service's 2 cores: httpx spends about 15 µs of CPU per statement
+    sending a 700 KB batch and reading its 900 KB answer, which this spends in a few system calls.
+    It understands exactly what uvicorn sends back: a status line, headers, a Content-Length body.
+    """
+
+    def __init__(self, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.host = host
+        self.socket = socket.create_connection((host, int(port)), timeout=120)
+        self.buffer = b""
+
+    def __enter__(self) -> RawPoster:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.socket.close()
+
+    def post(
+        self, path: str, body: bytes, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
+        """Post ``body`` to ``path``; return the answer's status and body."""
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.socket.sendall(head.encode() + body)
+        while b"\r\n\r\n" not in self.buffer:
+            self._receive()
+        head_bytes, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head_bytes.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+        length = int(headers["content-length"])
+        while len(self.buffer) < length:
+            self._receive()
+        answer, self.buffer = self.buffer[:length], self.buffer[length:]
+        return status, answer
+
+    def _receive(self) -> None:
+        chunk = self.socket.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += chunk
+
+
+BATCH_COUNTS = re.compile(rb'\{"appended":(\d+),"refused":(\d+),')
+
 
 def post_batches(base: str, bodies: list[bytes], clients: int = 4) -> float:
     """Post every batch body from ``clients`` threads; return the seconds it took."""
@@ -172,19 +252,18 @@ def post_batches(base: str, bodies: list[bytes], clients: int = 4) -> float:
     errors: list[str] = []
 
     def worker() -> None:
-        with httpx.Client(timeout=120) as client:
+        with RawPoster(base) as client:
             while True:
                 with lock:
                     if not pending:
                         return
                     body = pending.pop()
-                answer = client.post(
-                    base + "/api/v1/statements/batch",
-                    content=body,
-                    headers={"Content-Type": "application/json"},
-                )
-                if answer.status_code != 200 or answer.json()["refused"]:
-                    errors.append(answer.text[:300])
+                status, answer = client.post("/api/v1/statements/batch", body)
+                # The answer's counts come first; parsing the ~900 KB of receipts after them would
+                # cost the load generator more CPU (on the service's 2 cores) than anything else.
+                counts = BATCH_COUNTS.match(answer)
+                if status != 200 or counts is None or int(counts[2]):
+                    errors.append(answer[:300].decode(errors="replace"))
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     start = time.perf_counter()
@@ -197,22 +276,144 @@ def post_batches(base: str, bodies: list[bytes], clients: int = 4) -> float:
     return time.perf_counter() - start
 
 
-def bench_batch(base: str, key: object, runs: int, per_run: int) -> tuple[list[float], list[float]]:
+def batch_bodies(signed: list[bytes]) -> list[bytes]:
+    """Request bodies of 1,000 envelopes each."""
+    return [
+        json.dumps({"envelopes": [json.loads(s) for s in signed[i : i + 1000]]}).encode()
+        for i in range(0, len(signed), 1000)
+    ]
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU time of the whole machine so far, in clock ticks, from /proc/stat."""
+    fields = [float(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
+class CpuUse:
+    """How busy the machine was, and how much CPU this process (the load generator) used, over a
+    block: the batch figure only means something if both cores were busy with the service."""
+
+    def __enter__(self) -> CpuUse:
+        self._machine = machine_cpu()
+        self._own = time.process_time()
+        self._server = tree_cpu(SERVER_PID[0]) if SERVER_PID else 0.0
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        busy, total = machine_cpu()
+        self.busy = (busy - self._machine[0]) / max(total - self._machine[1], 1.0)
+        self.client_seconds = time.process_time() - self._own
+        self.server_seconds = (tree_cpu(SERVER_PID[0]) if SERVER_PID else 0.0) - self._server
+
+
+def bench_batch(
+    base: str, key: object, runs: int, per_run: int, details: dict[str, object] | None = None
+) -> tuple[list[float], list[float]]:
     ours, reference = [], []
+    busy, client, server = [], [], []
     for run in range(runs):
         signed = statements(key, "farm", run * per_run, per_run)
-        bodies = [
-            json.dumps({"envelopes": [json.loads(s) for s in signed[i : i + 1000]]}).encode()
-            for i in range(0, len(signed), 1000)
-        ]
-        ours.append(per_run / post_batches(base, bodies))
+        bodies = batch_bodies(signed)
+        with CpuUse() as use:
+            ours.append(per_run / post_batches(base, bodies))
+        busy.append(round(use.busy, 3))
+        client.append(round(use.client_seconds / per_run * 1e6, 1))
+        server.append(round(use.server_seconds / per_run * 1e6, 1))
         reference.append(raw_verify_rate(signed) * 2)
+    if details is not None:
+        details["machine busy"] = busy
+        details["load generator CPU µs/statement"] = client
+        details["server CPU µs/statement"] = server
     return ours, reference
+
+
+SUBMIT_LUA = """
+-- Posts presigned envelopes, one per line of the file named by the first argument, each once:
+-- thread t of T (the third argument) sends lines t, t + T, t + 2T... The second argument paces
+-- every connection: that many milliseconds between a response and its next request.
+local next_thread = 0
+function setup(thread)
+  thread:set("id", next_thread)
+  next_thread = next_thread + 1
+end
+function init(args)
+  bodies = {}
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+  pace = tonumber(args[2] or "0")
+  position = id
+  stride = tonumber(args[3])
+end
+function request()
+  local body = bodies[position % #bodies + 1]
+  position = position + stride
+  return wrk.format("POST", "/api/v1/statements", {["Content-Type"] = "application/json"}, body)
+end
+function delay()
+  return pace
+end
+"""
+
+
+def wrk_submit(
+    base: str, bodies: Path, seconds: float, connections: int, pace_ms: float, script: Path
+) -> tuple[float, dict[str, float]]:
+    """Post the presigned envelopes in ``bodies`` with wrk (2 threads); return the rate and the
+    latency percentiles (ms). Any answer but 201 fails the run."""
+    threads = 2
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
+    command += ["--latency", "--timeout", "30s", "-s", str(script), base]
+    command += ["--", str(bodies), str(pace_ms), str(threads)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    if rate is None or re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        raise RuntimeError(f"wrk failed or saw errors:\n{out}")
+    percentiles = {}
+    for label, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([0-9.]+)(us|ms|s)$", out, re.M):
+        percentiles[label] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return float(rate.group(1)), percentiles
+
+
+def bench_single_wrk(
+    base: str, key: object, clients: int, seconds: float, paced_rate: float, scratch: Path
+) -> dict[str, float]:
+    """Single submissions from ``clients`` wrk connections: unpaced, then each connection paced
+    so that together they send about ``paced_rate`` per second. Every request carries a distinct
+    presigned envelope (presigned before the clock starts), as the Python clients' did."""
+    script = scratch / "submit.lua"
+    script.write_text(SUBMIT_LUA)
+    # Enough for ~3,000/s unpaced: a body sent twice would be a cheap duplicate, not a submission.
+    unpaced_file, paced_file = scratch / "unpaced.jsonl", scratch / "paced.jsonl"
+    unpaced_file.write_bytes(b"\n".join(statements(key, "farm", 10_000_000, int(3000 * seconds))))
+    paced_file.write_bytes(
+        b"\n".join(statements(key, "farm", 20_000_000, int(paced_rate * seconds * 1.5)))
+    )
+    throughput, _ = wrk_submit(base, unpaced_file, seconds, clients, 0, script)
+    # Each connection waits between its response and its next request: 64 connections at 500/s
+    # send every 128 ms, less the answer's own latency, which a short first run measures.
+    interval = clients / paced_rate * 1000
+    calibration = scratch / "calibration.jsonl"
+    calibration.write_bytes(
+        b"\n".join(statements(key, "farm", 30_000_000, int(paced_rate * 3 * 1.5)))
+    )
+    _, first = wrk_submit(base, calibration, 3, clients, interval, script)
+    pace = max(interval - first["50"], 0.0)
+    rate, percentiles = wrk_submit(base, paced_file, seconds, clients, pace, script)
+    return {
+        "throughput": throughput,
+        "failed": 0,
+        "paced_rate": rate,
+        "p50_ms": percentiles["50"],
+        "p99_ms": percentiles["99"],
+    }
 
 
 def bench_single(
     base: str, key: object, clients: int, seconds: float, paced_rate: float
 ) -> dict[str, float]:
+    """:func:`bench_single_wrk` with 64 Python threads as clients (httpx): the load generator of
+    session 1, kept for comparison. It costs more CPU than the service on the same 2 cores."""
     signed = iter(statements(key, "farm", 10_000_000, int(paced_rate * seconds * 1.2) + 20_000))
     lock = threading.Lock()
 
@@ -305,23 +506,40 @@ def submission_results(
     per_run: int,
     seconds: int,
     details: dict[str, object],
+    parts: set[str],
+    scratch: Path,
+    client: str = "wrk",
 ) -> list[Result]:
-    """Run the batch and single-submission benchmarks against one server."""
-    ours, reference = bench_batch(base, key, runs, per_run)
-    batch = rate_result(
-        "http batch",
-        f"statements/s ({backend}, 2 workers)",
-        ours,
-        reference,
-        "stmt/s",
-        0.5,
-        note="reference: PyNaCl verify, one core, x 2 cores",
-    )
-    single = bench_single(base, key, 64, seconds, 500)
-    details[f"single {backend}"] = single
+    """Run the batch and single-submission benchmarks (those among ``parts``) against one server."""
+    results: list[Result] = []
+    if "batch" in parts:
+        cpu: dict[str, object] = {}
+        ours, reference = bench_batch(base, key, runs, per_run, cpu)
+        details[f"batch {backend}"] = {**cpu, "ours": ours, "reference": reference}
+        results.append(
+            rate_result(
+                "http batch",
+                f"statements/s ({backend}, 2 workers)",
+                ours,
+                reference,
+                "stmt/s",
+                0.5,
+                note="reference: PyNaCl verify, one core, x 2 cores; machine busy "
+                f"{cpu['machine busy']}, load generator CPU "
+                f"{cpu['load generator CPU µs/statement']} µs/statement, server (uvicorn and "
+                f"its workers) {cpu['server CPU µs/statement']} µs/statement",
+            )
+        )
+    if "single" not in parts:
+        return results
+    if client == "wrk":
+        single = bench_single_wrk(base, key, 64, seconds, 500, scratch)
+    else:
+        single = bench_single(base, key, 64, seconds, 500)
+    details[f"single {backend} ({client} client)"] = single
     unpaced = Result(
         "http single",
-        f"64 clients, unpaced ({backend})",
+        f"64 clients, unpaced ({backend}, {client} client)",
         single["throughput"],
         None,
         "stmt/s",
@@ -331,7 +549,7 @@ def submission_results(
     )
     paced = Result(
         "http single",
-        f"p99 at {single['paced_rate']:.0f}/s paced ({backend})",
+        f"p99 at {single['paced_rate']:.0f}/s paced ({backend}, {client} client)",
         single["p99_ms"],
         50.0,
         "ms",
@@ -340,15 +558,30 @@ def submission_results(
         single["p99_ms"] < 50 and single["failed"] == 0,
         note=f"p50 {single['p50_ms']:.1f} ms; {single['failed']:.0f} failed",
     )
-    return [batch, unpaced, paced]
+    return [*results, unpaced, paced]
 
 
 def main(argv: Sequence[str] | None = None) -> list[Result]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one run")
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated subset of {','.join(PARTS)} (default: all)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk",
+        help="single submissions' load generator: wrk with a Lua script (default), or the "
+        "session-1 Python threads (which take more of the 2 cores than the service does)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    if not parts <= set(PARTS):
+        parser.error(f"--parts takes a subset of {','.join(PARTS)}")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the read benchmarks: apt-get install wrk")
     runs = 1 if args.quick else 3
@@ -375,10 +608,18 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
         ):
             key = register(base, "farm")
             VERIFY_KEY[:] = [nacl.signing.VerifyKey(public_key_bytes(key))]  # type: ignore[arg-type]
-            results += submission_results(base, key, backend, runs, per_run, seconds, details)
-            if backend == backends[0]:
+            results += submission_results(
+                base, key, backend, runs, per_run, seconds, details, parts, scratch, args.client
+            )
+            if "reads" in parts and backend == backends[0]:
+                if not parts & {"batch", "single"}:
+                    post_batches(base, batch_bodies(statements(key, "farm", 0, 2000)))
                 with serve(plain_command, {}, "/plain") as plain:
                     reads = bench_reads(base, plain, runs, seconds)
+                details[f"reads {backend}"] = {
+                    name: {"ours": mine, "plain": plain_rates}
+                    for name, (mine, plain_rates) in reads.items()
+                }
                 for name, (mine, plain_rates) in reads.items():
                     metric = f"{name} req/s ({backend})"
                     note = "reference: plain FastAPI JSON endpoint"

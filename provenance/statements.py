@@ -90,6 +90,10 @@ def check_signatures(statement: Statement, keys: Mapping[str, bytes]) -> tuple[s
     return verified, failed
 
 
+_KNOWN_TYPES = (*REGISTRY_TYPES, *ATTESTATION_TYPES)
+_decode_payload_json = json.JSONDecoder(object_pairs_hook=object_without_duplicates).decode
+
+
 def parse_envelope(data: bytes) -> Envelope:
     """Parse a submitted DSSE envelope, converting parse errors into InvalidStatementError."""
     try:
@@ -107,16 +111,19 @@ def parse_statement(envelope: Envelope) -> Statement:
             f"payloadType is {envelope.payload_type!r}; statements use {PAYLOAD_TYPE!r}"
             f" and EPCIS documents {EPCIS_PAYLOAD_TYPE!r}"
         )
+    payload = envelope.payload
     try:
-        body = json.loads(envelope.payload, object_pairs_hook=object_without_duplicates)
+        # What json.loads does with bytes (any UTF, lone surrogates let through), with a decoder
+        # built once rather than per call.
+        body = _decode_payload_json(payload.decode(json.detect_encoding(payload), "surrogatepass"))
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidStatementError(f"payload is not JSON: {e}") from e
     if not isinstance(body, dict):
         raise InvalidStatementError("payload must be a JSON object")
     kind = body.get("type")
-    known = (*REGISTRY_TYPES, *ATTESTATION_TYPES)
-    if not isinstance(kind, str) or kind not in known:
-        raise InvalidStatementError(f"unknown statement type {kind!r}; known: {', '.join(known)}")
+    if not isinstance(kind, str) or kind not in _KNOWN_TYPES:
+        known = ", ".join(_KNOWN_TYPES)
+        raise InvalidStatementError(f"unknown statement type {kind!r}; known: {known}")
     by = body.get("by")
     if not isinstance(by, str) or not PARTY_ID.fullmatch(by):
         raise InvalidStatementError("'by' must be the id of the party making the statement")

@@ -9,13 +9,13 @@ limit and cycle protection.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from api.answers import ParsedItem, ReadAnswers, json_answer, read_answers
 from api.deps import LedgerDep
 from api.models import StatementPublic
 from provenance import queries
@@ -128,9 +128,7 @@ def get_lineage(
     summary="Everything about an item",
     responses={304: {"description": "Not modified: the log has not grown since that ETag."}},
 )
-def get_item(
-    request: Request, response: Response, ledger: LedgerDep, item: ItemPath
-) -> ItemPublic | Response:
+async def get_item(request: Request, item: ItemPath) -> Response:
     """Every statement about the item (and, for a serial, its lot), the recalls that reach it, and
     the items upstream and downstream of it.
 
@@ -138,45 +136,33 @@ def get_item(
     size: a client that sends it back gets 304 until the log grows, and the server answers repeat
     views from a small cache keyed the same way.
     """
-    keys = _keys(_raw_item(request, item))
-    size = ledger.log.size()
-    etag = f'"{size}-{hashlib.sha256(keys.own.encode()).hexdigest()[:16]}"'
+    # Async, and no dependencies: a repeat view is one size check and two lookups, on the event
+    # loop; only an answer to build goes to the thread pool.
+    answers = read_answers(request)
+    parsed = _parsed(answers, _raw_item(request, item))
+    size = answers.head.size()
+    etag = f'"{size}-{parsed.tag}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = "no-cache"
-    cache: _AnswerCache | None = getattr(request.app.state, "item_answers", None)
-    if cache is None:
-        cache = request.app.state.item_answers = _AnswerCache()
-    cached = cache.get((keys.own, size))
-    if cached is not None:
-        return cached
-    answer = _item(ledger, keys)
-    cache.put((keys.own, size), answer)
-    return answer
+    body = answers.items.get((parsed.keys.own, size))
+    if body is None:
+        body = await run_in_threadpool(_item_json, answers.ledger, parsed.keys)
+        answers.items.put((parsed.keys.own, size), body)
+    return json_answer(body, {"ETag": etag, "Cache-Control": "no-cache"})
 
 
-class _AnswerCache:
-    """A small LRU of item answers keyed by (item, log size): the log only grows, so an answer for
-    a size never changes."""
+def _parsed(answers: ReadAnswers, path: str) -> ParsedItem:
+    """``path`` parsed (remembered: parsing a Digital Link costs more than answering from cache)."""
+    found = answers.item_paths.get(path)
+    if found is None:
+        keys = _keys(path)
+        found = ParsedItem(keys, hashlib.sha256(keys.own.encode()).hexdigest()[:16])
+        answers.item_paths.put(path, found)
+    return found
 
-    def __init__(self, capacity: int = 1024) -> None:
-        self.capacity = capacity
-        self.entries: OrderedDict[tuple[str, int], ItemPublic] = OrderedDict()
-        self.lock = threading.Lock()
 
-    def get(self, key: tuple[str, int]) -> ItemPublic | None:
-        with self.lock:
-            found = self.entries.get(key)
-            if found is not None:
-                self.entries.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, int], answer: ItemPublic) -> None:
-        with self.lock:
-            self.entries[key] = answer
-            while len(self.entries) > self.capacity:
-                self.entries.popitem(last=False)
+def _item_json(ledger: Ledger, keys: queries.ItemKeys) -> bytes:
+    return _item(ledger, keys).model_dump_json().encode()
 
 
 def _item(ledger: Ledger, keys: queries.ItemKeys) -> ItemPublic:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from api.answers import json_answer, read_answers
 from api.deps import KeysDep, LedgerDep, SettingsDep
 from api.models import B64, MAX_INDEX, ReceiptPublic, b64
+from provenance.ledger import Ledger
 
 router = APIRouter(tags=["log"])
 
@@ -75,12 +78,24 @@ def _bad_request(detail: str) -> HTTPException:
     summary="The latest signed checkpoint",
     responses={200: {"content": {"text/plain": {}}, "description": "A C2SP signed note."}},
 )
-def latest_checkpoint(ledger: LedgerDep) -> PlainTextResponse:
+async def latest_checkpoint(request: Request) -> Response:
     """The latest checkpoint, as a C2SP tlog-checkpoint signed by the log's key."""
-    note = ledger.log.latest_checkpoint()
+    # Async, and no dependencies: a repeat is one size check and a lookup, on the event loop.
+    answers = read_answers(request)
+    note = answers.checkpoints.get(answers.head.size())
     if note is None:
-        raise HTTPException(status_code=404, detail="the log is empty")
+        found = await run_in_threadpool(_latest_checkpoint, answers.ledger)
+        if found is None:
+            raise HTTPException(status_code=404, detail="the log is empty")
+        size, text = found
+        note = text.encode()
+        answers.checkpoints.put(size, note)
     return PlainTextResponse(note, headers={"Cache-Control": "no-cache"})
+
+
+def _latest_checkpoint(ledger: Ledger) -> tuple[int, str] | None:
+    with ledger.log.store.read() as reader:
+        return reader.checkpoint()
 
 
 @router.get(
@@ -137,21 +152,33 @@ def entry(
 
 
 @router.get("/api/v1/log/proof/inclusion", response_model=InclusionProof, summary="Inclusion proof")
-def inclusion(
-    ledger: LedgerDep,
+async def inclusion(
+    request: Request,
     index: Annotated[int, Query(ge=0, le=MAX_INDEX, description="Index of the entry.")],
     size: Annotated[int, Query(ge=1, le=MAX_INDEX, description="Tree size to prove against.")],
-) -> InclusionProof:
+) -> Response:
     """The RFC 9162 inclusion proof of entry `index` in the tree of the first `size` entries."""
-    current = ledger.log.size()
+    answers = read_answers(request)
+    # A size this worker has already seen committed needs no look at the database: the log only
+    # grows. The proof of (index, size) never changes, so it is computed once.
+    current = answers.head.at_least(size)
     if size > current:
         raise _bad_request(f"size ({size}) is past the log's size ({current})")
     if index >= size:
         raise _bad_request(f"index ({index}) must be below size ({size})")
+    body = answers.proofs.get((index, size))
+    if body is None:
+        body = await run_in_threadpool(_inclusion, answers.ledger, index, size)
+        answers.proofs.put((index, size), body)
+    return json_answer(body)
+
+
+def _inclusion(ledger: Ledger, index: int, size: int) -> bytes:
     leaf_hash, proof = ledger.log.inclusion(index, size)
-    return InclusionProof(
+    answer = InclusionProof(
         index=index, tree_size=size, leaf_hash=b64(leaf_hash), hashes=[b64(h) for h in proof]
     )
+    return answer.model_dump_json().encode()
 
 
 @router.get(

@@ -7,19 +7,22 @@ anyone reads back. A batch takes up to 1,000 envelopes into one group commit and
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.answers import JSON
 from api.deps import LedgerDep
 from api.models import DSSE_ENVELOPE_SCHEMA, MAX_INDEX, ReceiptPublic, StatementPublic
+from api.receipts import BatchOutcome, batch_json, receipt_json
 from provenance import queries
 from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
 from provenance.ledger import Ledger, Prepared
-from provenance.log import Receipt
 
 router = APIRouter(prefix="/api/v1/statements", tags=["statements"])
 
@@ -61,6 +64,10 @@ def _problem(error: AppendRefused) -> dict[str, Any]:
     }
 
 
+INLINE_PREPARE_BYTES = 16 * 1024
+"""Submissions up to this size are prepared on the event loop; bigger ones in the thread pool."""
+
+
 @router.post(
     "",
     status_code=201,
@@ -74,16 +81,28 @@ def _problem(error: AppendRefused) -> dict[str, Any]:
         }
     },
 )
-async def submit(request: Request, ledger: LedgerDep) -> ReceiptPublic:
+async def submit(request: Request) -> Response:
     """Verify and append one DSSE-signed statement; answer with its receipt.
 
     Submitting the same signed statement again appends nothing and returns the first receipt.
     A party adds or rotates its own keys by submitting a `key.add` (and then `key.revoke`)
     statement signed with a current key.
     """
+    ledger: Ledger = request.app.state.ledger
     data = await request.body()
-    receipt: Receipt = await run_in_threadpool(ledger.submit, data)
-    return ReceiptPublic.of(receipt)
+    # A typical statement is checked and verified on the event loop (no I/O, about 60 µs: less
+    # than the hop to a thread); a big one (an EPCIS capture of many events) in the thread pool,
+    # so that it does not stall the worker's other requests. Either way the commit is awaited
+    # without holding a thread: one parked on the group commit is one fewer for the next
+    # submission (the pool has 40 for 64 and more concurrent clients).
+    if len(data) <= INLINE_PREPARE_BYTES:
+        prepared = ledger.prepare(data)
+    else:
+        prepared = await run_in_threadpool(ledger.prepare, data)
+    outcome = await asyncio.wrap_future(ledger.enqueue(prepared))
+    if isinstance(outcome, AppendRefused):
+        raise outcome
+    return Response(receipt_json(outcome), status_code=201, media_type=JSON)
 
 
 @router.post(
@@ -108,12 +127,13 @@ async def submit(request: Request, ledger: LedgerDep) -> ReceiptPublic:
         }
     },
 )
-async def submit_batch(request: Request, ledger: LedgerDep) -> BatchAnswer:
+async def submit_batch(request: Request) -> Response:
     """Verify each envelope and append those that pass in one group commit, in request order.
 
     Each envelope is stored as compact JSON (its payload bytes, which the signatures cover, exactly
     as received). Refusals are answered per envelope and append nothing.
     """
+    ledger: Ledger = request.app.state.ledger
     try:
         body = json.loads(await request.body())
     except ValueError as e:
@@ -126,37 +146,62 @@ async def submit_batch(request: Request, ledger: LedgerDep) -> BatchAnswer:
             status_code=413,
             detail=f"{len(envelopes)} envelopes: a batch takes at most {ledger.max_batch}",
         )
-    return await run_in_threadpool(_commit_batch, ledger, envelopes)
-
-
-def _commit_batch(ledger: Ledger, envelopes: list[Any]) -> BatchAnswer:
-    results: list[BatchResult | None] = [None] * len(envelopes)
+    # Stage 1 (parse, check, verify) runs in a few threads at once: libsodium releases the
+    # interpreter lock while it verifies, so one thread's verifying overlaps another's parsing,
+    # and a lone batch uses both cores. The commit and the answer (for 1,000 receipts, milliseconds
+    # of work that would otherwise hold the event loop) then run in one thread.
+    step = -(-len(envelopes) // PREPARE_THREADS)
+    stages = await asyncio.gather(
+        *(
+            run_in_threadpool(_prepare, ledger, envelopes, start, start + step)
+            for start in range(0, len(envelopes), step)
+        )
+    )
+    outcomes: list[BatchOutcome | None] = [None] * len(envelopes)
     prepared: list[tuple[int, Prepared]] = []
-    for position, item in enumerate(envelopes):
+    for refusals, ready in stages:
+        for position, refusal in refusals:
+            outcomes[position] = refusal
+        prepared += ready
+    answer = await run_in_threadpool(_commit_batch, ledger, outcomes, prepared)
+    return Response(answer, media_type=JSON)
+
+
+PREPARE_THREADS = 2
+"""Threads that prepare one batch's envelopes at once: one per core of the machines we run on."""
+
+
+def _prepare(
+    ledger: Ledger, envelopes: list[Any], start: int, stop: int
+) -> tuple[list[tuple[int, BatchOutcome]], list[tuple[int, Prepared]]]:
+    """Prepare ``envelopes[start:stop]``: the refusals and the prepared, with their positions."""
+    refusals: list[tuple[int, BatchOutcome]] = []
+    prepared: list[tuple[int, Prepared]] = []
+    for position in range(start, min(stop, len(envelopes))):
         try:
             # Parsed once, in prepare; what is stored is the envelope in compact JSON.
+            item = envelopes[position]
             data = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
             prepared.append((position, ledger.prepare(data)))
         except MalformedError as e:
             refusal = InvalidStatementError(f"not a valid DSSE envelope: {e}")
-            results[position] = BatchResult(
-                position=position, status=400, problem=_problem(refusal)
-            )
+            refusals.append((position, (400, _problem(refusal))))
         except AppendRefused as e:
-            results[position] = BatchResult(position=position, status=e.status, problem=_problem(e))
-    outcomes = ledger.commit([p for _, p in prepared]) if prepared else []
-    for (position, _), outcome in zip(prepared, outcomes, strict=True):
+            refusals.append((position, (e.status, _problem(e))))
+    return refusals, prepared
+
+
+def _commit_batch(
+    ledger: Ledger, outcomes: list[BatchOutcome | None], prepared: list[tuple[int, Prepared]]
+) -> bytes:
+    """Commit the prepared envelopes in one group commit, in request order; answer them all."""
+    committed = ledger.commit([p for _, p in prepared]) if prepared else []
+    for (position, _), outcome in zip(prepared, committed, strict=True):
         if isinstance(outcome, AppendRefused):
-            results[position] = BatchResult(
-                position=position, status=outcome.status, problem=_problem(outcome)
-            )
+            outcomes[position] = (outcome.status, _problem(outcome))
         else:
-            results[position] = BatchResult(
-                position=position, status=201, receipt=ReceiptPublic.of(outcome)
-            )
-    final = [r for r in results if r is not None]
-    appended = sum(1 for r in final if r.receipt is not None)
-    return BatchAnswer(appended=appended, refused=len(final) - appended, results=final)
+            outcomes[position] = (201, outcome)
+    return batch_json([o for o in outcomes if o is not None])
 
 
 @router.get("/{index}", response_model=StatementPublic, summary="Read one statement")

@@ -1,0 +1,86 @@
+"""Read answers kept per worker, each keyed by everything it is a function of.
+
+The log only grows and an entry never changes, so the checkpoint at a size, an inclusion proof of
+(index, size) and an item's answer at a size are the same forever: an answer is computed once and
+kept as the exact bytes that are sent, and a repeat costs one check of the log's size (see
+:mod:`api.head`) and a dictionary lookup, on the event loop. Old sizes simply age out of the LRUs.
+Nothing here decides what an answer says; the routes do.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from fastapi import Request
+from starlette.responses import Response
+
+from api.head import LogHead
+from provenance.ledger import Ledger
+from provenance.queries import ItemKeys
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+JSON = "application/json"
+
+
+class LRU(Generic[K, V]):
+    """A small thread-safe LRU (answers are read on the event loop and built in the thread pool)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class ParsedItem:
+    """An item path's keys and the tag its ETag carries."""
+
+    keys: ItemKeys
+    tag: str
+
+
+@dataclass
+class ReadAnswers:
+    """One worker's read-side state: the size probe and the answer caches."""
+
+    ledger: Ledger
+    head: LogHead
+    checkpoints: LRU[int, bytes] = field(default_factory=lambda: LRU(16))
+    proofs: LRU[tuple[int, int], bytes] = field(default_factory=lambda: LRU(4096))
+    items: LRU[tuple[str, int], bytes] = field(default_factory=lambda: LRU(1024))
+    item_paths: LRU[str, ParsedItem] = field(default_factory=lambda: LRU(4096))
+
+
+def read_answers(request: Request) -> ReadAnswers:
+    """This app's :class:`ReadAnswers`, made on first use (and again if the ledger was replaced,
+    as a test that restarts the app does)."""
+    ledger: Ledger = request.app.state.ledger
+    answers: ReadAnswers | None = getattr(request.app.state, "read_answers", None)
+    if answers is None or answers.ledger is not ledger:
+        answers = request.app.state.read_answers = ReadAnswers(ledger, LogHead(ledger.log.store))
+    return answers
+
+
+def json_answer(body: bytes, headers: dict[str, str] | None = None) -> Response:
+    """A 200 answer of JSON bytes that were serialized once, when first computed."""
+    return Response(body, media_type=JSON, headers=headers)
