@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.demo import GTIN_BAG
+from api.routes.reviews import ReviewPosted
 from api.settings import Settings
 from factories import b64key
 from provenance.cli import main
@@ -88,6 +89,18 @@ def test_a_review_is_a_commitment_in_the_log_and_content_beside_it(client: TestC
     digest = hashlib.sha256(salt + shown["content"].encode()).digest()
     assert base64.b64encode(digest).decode() == statement["commitment"]
     assert [c["index"] for c in shown["evidence"]["claims"]] == [posted["index"]]
+
+
+def test_the_posted_answer_is_what_its_documented_model_writes(client: TestClient) -> None:
+    # The route writes its answer directly; it must be byte for byte the ReviewPosted model's.
+    answer = client.post("/api/v1/reviews", json={
+        "item": LOT, "kind": "question", "title": "Ñandú?", "text": "Quoted \"words\" and ünïcode",
+    })  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    model = ReviewPosted.model_validate_json(answer.content)
+    assert model.model_dump_json().encode() == answer.content
+    assert model.receipt.index == model.index
 
 
 def test_aggregates_per_item_lot_and_product(client: TestClient) -> None:
