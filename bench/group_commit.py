@@ -85,8 +85,9 @@ def run_threads(threads: int, work: Callable[[int], None]) -> float:
 
 def measure(
     url: str, mode: str, presigned: bool, threads: int, per_thread: int, directory: Path
-) -> float:
-    """Append ``threads * per_thread`` statements to a new ledger at ``url``; return appends/s."""
+) -> tuple[float, float]:
+    """Append ``threads * per_thread`` statements to a new ledger at ``url``; return appends/s and
+    the mean number of entries per committed transaction."""
     keys = new_keys(directory / f"keys-{mode}-{presigned}")
     ledger = founded_ledger(url, keys)
     supplier = register_supplier(ledger, keys)
@@ -95,6 +96,8 @@ def measure(
         [[sign_statement(b, [supplier]) for b in mine] for mine in bodies] if presigned else None
     )
     append = _submit if mode == "group" else _commit_one
+    commits: list[int] = []  # the log size after each timed transaction
+    ledger.on_commit.append(commits.append)
 
     def work(number: int) -> None:
         for n in range(per_thread):
@@ -109,7 +112,7 @@ def measure(
         close_log(ledger.log)
     if appended != threads * per_thread:
         raise RuntimeError(f"{appended} entries appended, {threads * per_thread} expected")
-    return appended / seconds
+    return appended / seconds, appended / len(commits)
 
 
 def _submit(ledger: Ledger, data: bytes) -> None:
@@ -152,16 +155,19 @@ def main(argv: Sequence[str] | None = None) -> list[Result]:
             rates: dict[str, list[float]] = {"group": [], "single": []}
             for run in range(args.runs):
                 order = ("group", "single") if run % 2 == 0 else ("single", "group")
+                group_size = 0.0
                 with scratch_dir("group") as directory:
                     for mode in order:
                         with database(backend, directory, mode) as url:
-                            rates[mode].append(
-                                measure(
-                                    url, mode, presigned, args.threads, args.per_thread, directory
-                                )
+                            rate, per_commit = measure(
+                                url, mode, presigned, args.threads, args.per_thread, directory
                             )
+                        rates[mode].append(rate)
+                        if mode == "group":
+                            group_size = per_commit
                 print(
-                    f"  {backend}, {label}, run {run + 1}: group {rates['group'][-1]:,.0f}/s,"
+                    f"  {backend}, {label}, run {run + 1}: group {rates['group'][-1]:,.0f}/s"
+                    f" ({group_size:.1f} entries per commit),"
                     f" one commit per append {rates['single'][-1]:,.0f}/s"
                 )
             print(

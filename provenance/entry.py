@@ -20,11 +20,15 @@ parser. This module only encodes and decodes; it never touches storage.
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import count
 
 from provenance.errors import MalformedError
-from provenance.merkle.hashing import HASH_SIZE, hash_leaf
+from provenance.merkle.hashing import HASH_SIZE, LEAF_PREFIX, hash_leaf
 
 MAGIC = b"prov-entry/v1"
 GENESIS_PREV = bytes(HASH_SIZE)
@@ -72,6 +76,48 @@ def encode_leaf(index: int, time_ms: int, kind: str, prev: bytes, payload: bytes
     return b"prov-entry/v1 %d %d %s %s\n%s" % (
         index, time_ms, kind.encode(), base64.b64encode(prev), payload,
     )  # fmt: skip
+
+
+def encode_leaves(
+    start: int, time_ms: int, kinds: Sequence[str], payloads: Sequence[bytes], prev: bytes
+) -> tuple[list[bytes], list[bytes]]:
+    """Return the leaf bytes and leaf hashes of consecutive entries numbered from ``start``, all at
+    ``time_ms``, the first chained to ``prev`` and each later one to the leaf before it.
+
+    Entry by entry the same bytes as :func:`encode_leaf` and :func:`~provenance.merkle.hashing.
+    hash_leaf`, for a whole batch at once: the chain makes every leaf wait for the hash of the one
+    before, so this loop is the part of an append that cannot be batched, and it does the least
+    per entry that it can (one format with the constant fields already in it, one hash).
+    """
+    if start < 0 or time_ms < 0:
+        raise ValueError("index and time must be non-negative")
+    if len(prev) != HASH_SIZE:
+        raise ValueError("prev must be a 32-byte hash")
+    if len(kinds) != len(payloads):
+        raise ValueError(f"{len(kinds)} kinds for {len(payloads)} payloads")
+    templates: dict[str, bytes] = {}
+    for kind in set(kinds):
+        if kind not in _valid_kinds:
+            if not valid_kind(kind):
+                raise ValueError(f"invalid entry kind {kind!r}")
+            _valid_kinds.add(kind)
+        # A valid kind has no '%', so it can sit inside the format; b2a_base64 ends prev's base64
+        # with the newline that ends the header line.
+        templates[kind] = b"%s %%d %d %s %%s%%s" % (MAGIC, time_ms, kind.encode())
+    leaves: list[bytes] = []
+    hashes: list[bytes] = []
+    add_leaf, add_hash = leaves.append, hashes.append
+    base64_line = binascii.b2a_base64
+    # Copying a hasher that has taken the prefix is cheaper than a new one over prefix + leaf.
+    leaf_hasher = hashlib.sha256(LEAF_PREFIX).copy
+    for index, template, payload in zip(count(start), map(templates.__getitem__, kinds), payloads):
+        leaf = template % (index, base64_line(prev), payload)
+        hasher = leaf_hasher()
+        hasher.update(leaf)
+        prev = hasher.digest()
+        add_leaf(leaf)
+        add_hash(prev)
+    return leaves, hashes
 
 
 def decode_leaf(leaf: bytes) -> Entry:

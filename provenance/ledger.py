@@ -18,6 +18,7 @@ appended twice: the second submission gets the first one's receipt.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -47,6 +48,11 @@ from provenance.store.sql import Reader, WriteTransaction
 DEFAULT_MAX_BATCH = 1000
 """The most submissions one group commit takes (also the limit of a batch request)."""
 
+DEFAULT_LINGER = 0.002
+"""How long (seconds) the group committer waits at most for the submitters its last group
+answered to come back before it commits what is queued. It stops waiting as soon as they are all
+back, so a lone submitter never waits."""
+
 
 AdmitHook = Callable[[WriteTransaction, int, int], None]
 """Called with (transaction, index, time in ms) when a prepared statement is admitted."""
@@ -75,9 +81,12 @@ Outcome = Receipt | AppendRefused
 class Ledger:
     """Admits signed statements into a log, one group commit at a time."""
 
-    def __init__(self, log: Log, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+    def __init__(
+        self, log: Log, *, max_batch: int = DEFAULT_MAX_BATCH, linger: float = DEFAULT_LINGER
+    ) -> None:
         self.log = log
         self.max_batch = max_batch
+        self.linger = linger
         with log.store.read() as reader:
             self._registry = Registry.from_rows(reader.parties(), reader.party_keys())
             self._registry_size = reader.size()
@@ -125,6 +134,7 @@ class Ledger:
         registry = self._registry
         statement = registry.resolve_party(parse_statement(parse_envelope(data)))
         verified = _verify_signatures(statement, registry.signing_keys(statement))
+        _ = statement.digest  # cached on the statement: hashed here, not under the append lock
         return Prepared(data, statement, frozenset(verified), on_admit)
 
     # --- Stage 2: under the lock ----------------------------------------------------------------
@@ -139,6 +149,7 @@ class Ledger:
         data = envelope.to_json()
         self.log.check_payload(data)
         statement = self._registry.resolve_party(parse_statement(envelope))
+        _ = statement.digest  # cached on the statement: hashed here, not under the append lock
         return Prepared(data, statement, frozenset({keyid}), on_admit)
 
     def submit(self, data: bytes) -> Receipt:
@@ -178,6 +189,10 @@ class Ledger:
                 if first is not None:
                     duplicates[position] = first
                     continue
+                if registry is self._registry and prepared.statement.type in REGISTRY_TYPES:
+                    # The batch's first change to parties or keys: from here on it works on a
+                    # copy, so that a batch that fails leaves the installed registry as it was.
+                    registry = registry.copy()
                 try:
                     statement, index = self._admit(registry, prepared, batch, added)
                 except AppendRefused as refusal:
@@ -194,13 +209,12 @@ class Ledger:
         if batch.size > batch.start:
             for listener in self.on_commit:
                 listener(batch.size)
-        by_index = {r.index: r for r in batch.receipts}
         for position in range(len(submissions)):
             if position in duplicates:
                 first = duplicates[position]
-                outcomes[position] = by_index.get(first) or self.log.receipt(first)
+                outcomes[position] = batch.receipt(first) or self.log.receipt(first)
             elif position in admitted:
-                outcomes[position] = by_index[admitted[position]]
+                outcomes[position] = batch.receipts[admitted[position] - batch.start]
         return [o for o in outcomes if o is not None]
 
     def _admit(
@@ -212,7 +226,8 @@ class Ledger:
         # Keys registered since stage 1 (earlier in this batch, or by another process) are checked
         # now; keys never change their public bytes, so stage 1's results stay valid.
         late = {k: v for k, v in registry.signing_keys(statement).items() if k not in verified}
-        verified |= _verify_signatures(statement, late)
+        if late:
+            verified |= _verify_signatures(statement, late)
         index = batch.size
         registry.admit(statement, verified, index)
 
@@ -243,22 +258,35 @@ class Ledger:
             raise ConflictError(f"EPCIS event already captured: {sorted(taken)[0]}")
 
     def _caught_up(self, batch: Batch) -> Registry:
-        """Return a working copy of the registry that includes every entry before the batch."""
-        registry = self._registry.copy()
+        """Return the registry as of every entry before the batch: the installed one when it is
+        current (admission only reads it; :meth:`commit` copies it before a registry statement
+        changes it), otherwise a new one."""
         if batch.start < self._registry_size:
             # The log cannot shrink; a smaller size means another database: start again.
-            registry = Registry.from_rows(batch.txn.parties(), batch.txn.party_keys())
-        elif batch.start > self._registry_size:
-            registry = _folded(registry, batch.txn, self._registry_size, batch.start)
-        return registry
+            return Registry.from_rows(batch.txn.parties(), batch.txn.party_keys())
+        if batch.start > self._registry_size:
+            return _folded(self._registry.copy(), batch.txn, self._registry_size, batch.start)
+        return self._registry
 
     def _commit_loop(self) -> None:
+        # Submitters answered by the last group, and how many were queued when they were: most
+        # come straight back with their next submission (a client's next statement, a request
+        # thread's next request). Without waiting for them, concurrent submitters split into two
+        # halves that take turns, each group half as large as it could be.
+        answered = queued_then = 0
         while True:
             with self._queue_ready:
                 while not self._queue and not self._closed:
                     self._queue_ready.wait()
                 if not self._queue and self._closed:
                     return
+                wanted = min(queued_then + answered, self.max_batch)
+                deadline = time.monotonic() + self.linger
+                while len(self._queue) < wanted and not self._closed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._queue_ready.wait(remaining)
                 taken = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
             try:
@@ -266,7 +294,10 @@ class Ledger:
             except BaseException as failure:  # the transaction failed: nothing was appended
                 for _, future in taken:
                     future.set_exception(failure)
+                answered = 0
                 continue
+            with self._queue_ready:
+                answered, queued_then = len(taken), len(self._queue)
             for (_, future), outcome in zip(taken, outcomes, strict=True):
                 future.set_result(outcome)
 

@@ -12,19 +12,19 @@ decides what may be appended and calls :meth:`Log.batch`.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import overload
 
 from provenance.checkpoint import Checkpoint, sign_checkpoint
-from provenance.entry import GENESIS_PREV, decode_leaf, encode_leaf, valid_kind
+from provenance.entry import GENESIS_PREV, decode_leaf, encode_leaves, valid_kind
 from provenance.errors import EmptyPayloadError, PayloadTooLargeError, StoreError
 from provenance.merkle.compact import root_from_range
-from provenance.merkle.hashing import EMPTY_ROOT, LEAF_PREFIX
+from provenance.merkle.hashing import EMPTY_ROOT
 from provenance.merkle.proof import NodeID, consistency_proof, inclusion_path, inclusion_proof
 from provenance.note import NoteSigner
 from provenance.store.sql import SqlStore, WriteTransaction
@@ -33,7 +33,9 @@ from provenance.tiles import (
     Tile,
     TileKey,
     TileTree,
+    edge_root,
     read_nodes,
+    right_edge_nodes,
     tile_for_node,
     tiles_at_right_edge,
     tiles_for_nodes,
@@ -97,6 +99,67 @@ class Receipt:
         return f"Receipt(index={self.index}, tree_size={self.tree_size})"
 
 
+class Receipts(Sequence[Receipt]):
+    """The receipts of one committed batch, in index order, each made when first read.
+
+    A batch of a thousand bulk appends whose caller never looks at its receipts does not pay for
+    a thousand objects; one that is read is made once and kept, with its proof once computed.
+    """
+
+    __slots__ = ("_checkpoint", "_leaf_hashes", "_made", "_prover", "_start", "_tree_size")
+
+    def __init__(
+        self,
+        start: int,
+        leaf_hashes: Sequence[bytes],
+        tree_size: int,
+        checkpoint: str,
+        prover: Prover,
+    ) -> None:
+        self._start = start
+        self._leaf_hashes = leaf_hashes
+        self._tree_size = tree_size
+        self._checkpoint = checkpoint
+        self._prover = prover
+        self._made: dict[int, Receipt] = {}
+
+    def __len__(self) -> int:
+        return len(self._leaf_hashes)
+
+    @overload
+    def __getitem__(self, position: int) -> Receipt: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[Receipt]: ...
+
+    def __getitem__(self, position: int | slice) -> Receipt | list[Receipt]:
+        if isinstance(position, slice):
+            return [self[n] for n in range(*position.indices(len(self)))]
+        leaf_hash = self._leaf_hashes[position]  # IndexError out of range, as a list's
+        if position < 0:
+            position += len(self)
+        receipt = self._made.get(position)
+        if receipt is None:
+            receipt = Receipt(
+                self._start + position, leaf_hash, self._tree_size, self._checkpoint, self._prover
+            )
+            self._made[position] = receipt
+        return receipt
+
+    def __iter__(self) -> Iterator[Receipt]:
+        return (self[n] for n in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Receipts | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache, compared by value like a list
+
+    def __repr__(self) -> str:
+        return f"Receipts({list(self)!r})"
+
+
 @dataclass
 class _Edge:
     """The right edge of the tree: all an append needs to know about what came before."""
@@ -113,10 +176,6 @@ class _Edge:
         return self.tree.size
 
 
-_Pending = tuple[str, bytes, "bytes | None"]
-"""An entry waiting in a batch: (kind, payload, statement digest)."""
-
-
 @dataclass
 class Batch:
     """Entries being appended under the lock; see :meth:`Log.batch`."""
@@ -126,28 +185,62 @@ class Batch:
     start: int
     time_ms: int
     """The time every entry of this batch gets: the sequencer's clock, never behind the last entry."""
-    pending: list[_Pending] = field(default_factory=list)
+    # The entries waiting, column by column: the leaves are encoded and inserted from whole
+    # columns, without a tuple per entry.
+    kinds: list[str] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+    statement_digests: list[bytes | None] = field(default_factory=list)
     digests: dict[bytes, int] = field(default_factory=dict)
-    receipts: list[Receipt] = field(default_factory=list)
+    """The index of each statement digest queued in this batch."""
+    receipts: Sequence[Receipt] = field(default_factory=list)
+    """One per entry, in order, once the batch has committed."""
 
     @property
     def size(self) -> int:
         """The log size including what this batch has added so far."""
-        return self.start + len(self.pending)
+        return self.start + len(self.kinds)
 
     def add(self, kind: str, payload: bytes, digest: bytes | None = None) -> int:
         """Queue an entry for this batch and return the index it will have once committed."""
-        if not payload or len(payload) > self.log.max_payload:
-            self.log.check_payload(payload)
+        if not payload or len(payload) > self.log.max_payload or kind not in _checked_kinds:
+            self._check(kind, payload)
+        index = self.start + len(self.kinds)
+        self.kinds.append(kind)
+        self.payloads.append(payload)
+        self.statement_digests.append(digest)
+        if digest is not None:
+            self.digests[digest] = index
+        return index
+
+    def add_all(self, entries: Sequence[tuple[str, bytes]]) -> None:
+        """Queue (kind, payload) entries without statement digests; like :meth:`add` for each,
+        with the checks made on whole columns."""
+        if not entries:
+            return
+        kinds, payloads = zip(*entries, strict=True)
+        lengths = list(map(len, payloads))
+        if (
+            min(lengths) == 0
+            or max(lengths) > self.log.max_payload
+            or not _checked_kinds.issuperset(kinds)
+        ):
+            for kind, payload in entries:  # raise what add() would, for the first bad entry
+                self._check(kind, payload)
+        self.kinds.extend(kinds)
+        self.payloads.extend(payloads)
+        self.statement_digests.extend([None] * len(kinds))
+
+    def _check(self, kind: str, payload: bytes) -> None:
+        self.log.check_payload(payload)
         if kind not in _checked_kinds:
             if not valid_kind(kind):
                 raise ValueError(f"invalid entry kind {kind!r}")
             _checked_kinds.add(kind)
-        index = self.start + len(self.pending)
-        self.pending.append((kind, payload, digest))
-        if digest is not None:
-            self.digests[digest] = index
-        return index
+
+    def receipt(self, index: int) -> Receipt | None:
+        """Once committed, the receipt of entry ``index`` if this batch appended it, else None."""
+        position = index - self.start
+        return self.receipts[position] if 0 <= position < len(self.receipts) else None
 
     def indexes_of_digests(self, digests: Sequence[bytes]) -> dict[bytes, int]:
         """Return the log index of every digest already in the log or earlier in this batch."""
@@ -203,12 +296,12 @@ class Log:
                 now_ms = max(int(self._clock() * 1000), edge.last_time_ms)
                 batch = Batch(self, txn, edge.size, now_ms)
                 yield batch
-                if batch.pending:
+                if batch.kinds:
                     batch_edge, dirty, leaf_hashes = self._extend(edge, batch)
                     txn.put_tiles(dirty.values())
+                    root = edge_root(batch_edge.size, batch_edge.tiles)
                     note = sign_checkpoint(
-                        Checkpoint(self.origin, batch_edge.size, batch_edge.tree.root()),
-                        self.signer,
+                        Checkpoint(self.origin, batch_edge.size, root), self.signer
                     )
                     txn.insert_checkpoint(batch_edge.size, note)
             if batch_edge is None:
@@ -219,17 +312,12 @@ class Log:
             # Every node a proof at the new size needs is in a full tile (cached) or in the right
             # edge, which the batch holds: no receipt's proof goes back to the database.
             prover = self._prover({**batch_edge.tiles, **dirty})
-            size = batch_edge.size
-            batch.receipts = [
-                Receipt(batch.start + n, leaf_hash, size, note, prover)
-                for n, leaf_hash in enumerate(leaf_hashes)
-            ]
+            batch.receipts = Receipts(batch.start, leaf_hashes, batch_edge.size, note, prover)
 
-    def append(self, entries: Sequence[tuple[str, bytes]]) -> list[Receipt]:
-        """Append (kind, payload) entries in one batch and return their receipts."""
+    def append(self, entries: Sequence[tuple[str, bytes]]) -> Sequence[Receipt]:
+        """Append (kind, payload) entries in one batch and return their receipts, in order."""
         with self.batch() as batch:
-            for kind, payload in entries:
-                batch.add(kind, payload)
+            batch.add_all(entries)
         return batch.receipts
 
     def _load_edge(self, txn: WriteTransaction) -> _Edge:
@@ -252,32 +340,25 @@ class Log:
         last_leaf = txn.leaf(size - 1)
         if last_leaf is None:
             raise StoreError(f"entry {size - 1} is missing")
-        edge_tiles = {k: tiles[k] for k in tiles_at_right_edge(size) if k in tiles}
-        return _Edge(tree, last_leaf_hash, decode_leaf(last_leaf).time_ms, edge_tiles)
+        # The edge tiles are rebuilt from their base nodes rather than taken as stored: later
+        # batches grow them and sign roots read from them, and the base nodes are all that the
+        # tree of the stored entries vouches for.
+        return _Edge(tree, last_leaf_hash, decode_leaf(last_leaf).time_ms, tree.edge_tiles())
 
     def _extend(self, edge: _Edge, batch: Batch) -> tuple[_Edge, dict[TileKey, Tile], list[bytes]]:
         """Hash, chain and insert the batch's entries; return the new edge, the changed tiles and
         the new leaf hashes."""
-        time_ms = batch.time_ms
-        prev = edge.last_leaf_hash
-        rows = []
-        leaf_hashes = []
-        index = edge.size
-        sha256 = hashlib.sha256
-        for kind, payload, statement_digest in batch.pending:
-            leaf = encode_leaf(index, time_ms, kind, prev, payload)
-            hasher = sha256(LEAF_PREFIX)
-            hasher.update(leaf)
-            prev = hasher.digest()
-            leaf_hashes.append(prev)
-            rows.append((index, kind, statement_digest, leaf))
-            index += 1
-        batch.txn.insert_entries(rows)
-        changed = edge.tree.extend(leaf_hashes)
-        keys = tiles_at_right_edge(edge.tree.size)
+        start = edge.size
+        leaves, leaf_hashes = encode_leaves(
+            start, batch.time_ms, batch.kinds, batch.payloads, edge.last_leaf_hash
+        )
+        batch.txn.insert_leaves(
+            start, batch.kinds, leaves, batch.statement_digests if batch.digests else None
+        )
+        changed = edge.tree.extend(leaf_hashes, edge_tiles=edge.tiles)
         known = {**edge.tiles, **changed}
-        edge_tiles = {k: known[k] for k in keys if k in known}
-        return _Edge(edge.tree, prev, time_ms, edge_tiles), changed, leaf_hashes
+        edge_tiles = {k: known[k] for k in tiles_at_right_edge(edge.tree.size)}
+        return _Edge(edge.tree, leaf_hashes[-1], batch.time_ms, edge_tiles), changed, leaf_hashes
 
     # --- Reading --------------------------------------------------------------------------------
 
@@ -296,7 +377,7 @@ class Log:
         """Return the root hash of the tree of the first ``size`` entries."""
         if size == 0:
             return EMPTY_ROOT
-        nodes = [NodeID(level, index) for level, index in _right_edge_nodes(size)]
+        nodes = [NodeID(level, index) for level, index in right_edge_nodes(size)]
         return root_from_range(size, self._node_reader()(nodes))
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
@@ -405,14 +486,3 @@ class Log:
                 self._full_tiles.move_to_end(tile.key)
             while len(self._full_tiles) > FULL_TILE_CACHE:
                 self._full_tiles.popitem(last=False)
-
-
-def _right_edge_nodes(size: int) -> list[tuple[int, int]]:
-    """Return (level, index) of the perfect subtrees that make up a tree of ``size``, largest first."""
-    nodes = []
-    start = 0
-    for level in range(size.bit_length() - 1, -1, -1):
-        if size >> level & 1:
-            nodes.append((level, start >> level))
-            start += 1 << level
-    return nodes

@@ -95,17 +95,42 @@ class Tile:
 
 def build_tile(key: TileKey, base: Sequence[bytes]) -> Tile:
     """Return the tile with base nodes ``base`` and every interior node they complete."""
-    tile = Tile(key)
-    level = list(base)
-    sha256 = hashlib.sha256
+    return grow_tile(Tile(key), base)
+
+
+def grow_tile(tile: Tile, base: Sequence[bytes]) -> Tile:
+    """Return a new tile: ``tile`` with the base nodes ``base`` appended after its own and the
+    interior nodes they complete; ``tile`` itself is left as it was (edges share tiles).
+
+    Only the new nodes are hashed, so growing the right-edge tile by a few nodes costs a few
+    hashes rather than rebuilding it; ``tile``'s interior nodes are trusted, so grow only tiles
+    built in memory, never ones read back from the store.
+    """
+    width = tile.width
+    if width + len(base) > TILE_WIDTH:
+        raise ValueError(f"tile {tile.key}: {width} + {len(base)} base nodes do not fit")
+    levels = [bytearray(data) for data in tile.levels]
+    # hash_children, inlined, from a copy of a hasher that has taken the prefix: this loop is most
+    # of the cost of an append's tiles and of a replay.
+    node_hasher = hashlib.sha256(NODE_PREFIX).copy
+    new = list(base)
     for inner_level in range(TILE_HEIGHT):
-        tile.levels[inner_level] += b"".join(level)
-        # hash_children, inlined: this loop is most of the cost of an append and of a replay.
-        level = [
-            sha256(NODE_PREFIX + level[i] + level[i + 1]).digest()
-            for i in range(0, len(level) - 1, 2)
-        ]
-    return tile
+        data = levels[inner_level]
+        data += b"".join(new)
+        if inner_level == TILE_HEIGHT - 1:
+            break  # the tile's root is a base node of the tile above, not part of this one
+        before = width >> inner_level
+        if before & 1:  # the last node from before pairs with the first new one
+            new.insert(0, bytes(data[(before - 1) * HASH_SIZE : before * HASH_SIZE]))
+        parents = []
+        # An odd last node has no sibling yet: it waits for the next growth.
+        for left, right in zip(new[0::2], new[1::2], strict=False):
+            hasher = node_hasher()
+            hasher.update(left)
+            hasher.update(right)
+            parents.append(hasher.digest())
+        new = parents
+    return Tile(tile.key, levels)
 
 
 def tiles_at_right_edge(size: int) -> list[TileKey]:
@@ -117,6 +142,30 @@ def tiles_at_right_edge(size: int) -> list[TileKey]:
             keys.append((tile_level, base // TILE_WIDTH))
         tile_level += 1
     return keys
+
+
+def right_edge_nodes(size: int) -> list[tuple[int, int]]:
+    """Return (level, index) of the perfect subtrees that make up a tree of ``size``, largest first."""
+    nodes = []
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            nodes.append((level, start >> level))
+            start += 1 << level
+    return nodes
+
+
+def edge_root(size: int, tiles: Mapping[TileKey, Tile]) -> bytes:
+    """Return the root of a tree of ``size`` leaves from its right-edge tiles (every node the root
+    needs is in them: the subtree roots of the right edge are the partly filled tiles' nodes);
+    KeyError or IndexError if ``tiles`` lacks one."""
+    if size == 0:
+        return EMPTY_ROOT
+    subtrees = read_nodes(tiles, right_edge_nodes(size))
+    root = subtrees[-1]
+    for subtree in reversed(subtrees[:-1]):
+        root = hash_children(subtree, root)
+    return root
 
 
 def tiles_for_nodes(nodes: Iterable[tuple[int, int]]) -> set[TileKey]:
@@ -178,15 +227,29 @@ class TileTree:
         """Return an independent copy (a batch extends a copy, so that a failure leaves this one)."""
         return TileTree(self.size, self.edge)
 
-    def extend(self, leaf_hashes: Sequence[bytes], *, partial: bool = True) -> dict[TileKey, Tile]:
+    def extend(
+        self,
+        leaf_hashes: Sequence[bytes],
+        *,
+        partial: bool = True,
+        edge_tiles: Mapping[TileKey, Tile] | None = None,
+    ) -> dict[TileKey, Tile]:
         """Add leaf hashes; return the tiles they completed and, with ``partial``, the partly
-        filled ones they changed (a store needs those; a replay builds them once at the end)."""
+        filled ones they changed (a store needs those; a replay builds them once at the end).
+
+        ``edge_tiles``, if given, are this tree's right-edge tiles as built in memory for its
+        current size (what the last call returned): the tiles at the edge grow from them instead
+        of being rebuilt from their base nodes. One that does not match is ignored.
+        """
         changed: dict[TileKey, Tile] = {}
         incoming: Sequence[bytes] = leaf_hashes
         level = 0
         while incoming:
             base = self.edge.get(level, [])
             index = ((self.size >> (TILE_HEIGHT * level)) - len(base)) // TILE_WIDTH
+            built = None if edge_tiles is None else edge_tiles.get((level, index))
+            if built is None or built.width != len(base):
+                built = Tile((level, index))
             roots: list[bytes] = []
             position = 0
             while position < len(incoming):
@@ -194,13 +257,14 @@ class TileTree:
                 base.extend(incoming[position : position + room])
                 position += room
                 if len(base) == TILE_WIDTH:
-                    tile = build_tile((level, index), base)
+                    tile = grow_tile(built, base[built.width :])
                     changed[tile.key] = tile
                     roots.append(hash_children(tile.node(7, 0), tile.node(7, 1)))
                     base = []
                     index += 1
+                    built = Tile((level, index))
             if base and partial:
-                changed[(level, index)] = build_tile((level, index), base)
+                changed[(level, index)] = grow_tile(built, base[built.width :])
             self.edge[level] = base
             incoming = roots
             level += 1

@@ -15,6 +15,7 @@ import fcntl
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,9 +28,7 @@ from provenance.store import migrate
 from provenance.store.schema import (
     EPCIS_EVENT,
     ITEM_REF,
-    LOG_CHECKPOINT,
     LOG_ENTRY,
-    MERKLE_TILE,
     PARTY,
     PARTY_KEY,
     PROJECTION_TABLES,
@@ -38,6 +37,10 @@ from provenance.tiles import Tile, TileKey
 
 APPEND_LOCK_ID = 0x70726F76  # "prov": the PostgreSQL advisory lock that guards the log head
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+ROWS_PER_INSERT = 256
+"""Rows per INSERT statement on the append path: a fixed size keeps the statement texts few, so
+the driver's statement cache keeps them prepared (preparing a 1,000-row insert anew costs as much
+as running it), and 256 rows of 4 columns stay far below both databases' parameter limits."""
 
 
 def normalize_url(url: str) -> str:
@@ -65,7 +68,8 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql(begin)
+        # Straight to the driver: every append's transaction starts here.
+        connection.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
 
     return engine
 
@@ -156,6 +160,9 @@ class SqlStore:
                 yield Reader(connection)
 
 
+_SIZE = text("SELECT max(idx) FROM log_entry")
+
+
 class Reader:
     """Reads from the log and its projections within one transaction."""
 
@@ -164,7 +171,7 @@ class Reader:
 
     def size(self) -> int:
         """Return the number of entries in the log."""
-        row = self.connection.execute(text("SELECT max(idx) FROM log_entry")).scalar()
+        row = self.connection.execute(_SIZE).scalar()
         return 0 if row is None else int(row) + 1
 
     def leaf(self, index: int) -> bytes | None:
@@ -314,6 +321,11 @@ class WriteTransaction(Reader):
                 cursor.close()
         return self.connection.execute(statement, params).first()
 
+    def size(self) -> int:
+        """Return the number of entries in the log (asked once per batch, under the lock)."""
+        row = self.first_row(_SIZE, {})
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
     def subjects_of(self, index: int) -> list[str]:
         """The items the statement at ``index`` names as its subject."""
         return _subjects_of(self.connection, index)
@@ -322,11 +334,9 @@ class WriteTransaction(Reader):
         """Return, for those of ``digests`` already in the log, the index of their entry."""
         if not digests:
             return {}
-        table = LOG_ENTRY
-        rows = self.connection.execute(
-            table.select()
-            .with_only_columns(table.c.digest, table.c.idx)
-            .where(table.c.digest.in_(list(digests)))
+        markers = ", ".join("?" * len(digests))
+        rows = self._fetchall(
+            f"SELECT digest, idx FROM log_entry WHERE digest IN ({markers})", list(digests)
         )
         return {blob(d): int(i) for d, i in rows}
 
@@ -344,35 +354,76 @@ class WriteTransaction(Reader):
 
     def insert_entries(self, rows: Sequence[tuple[int, str, bytes | None, bytes]]) -> None:
         """Insert (index, kind, digest, leaf) rows; the caller has checked that they extend the log."""
-        if rows:
-            # The hot path of every append: straight to the driver's executemany, no per-row dicts.
-            marker = "%s" if self.dialect == "postgresql" else "?"
-            self.connection.exec_driver_sql(
-                "INSERT INTO log_entry (idx, kind, digest, leaf) VALUES "
-                f"({marker}, {marker}, {marker}, {marker})",
-                list(rows),
+        self._insert("INSERT INTO log_entry (idx, kind, digest, leaf) VALUES", list(rows))
+
+    def insert_leaves(
+        self,
+        start: int,
+        kinds: Sequence[str],
+        leaves: Sequence[bytes],
+        digests: Sequence[bytes | None] | None = None,
+    ) -> None:
+        """Insert consecutive entries from index ``start``, column by column; ``digests`` is None
+        when no entry has a statement digest. The caller has checked that they extend the log."""
+        indexes = range(start, start + len(leaves))
+        if digests is None:
+            # Leaving the column out stores the same NULL, and SQLite inserts about 0.3 µs a row
+            # faster than when it binds one.
+            self._insert(
+                "INSERT INTO log_entry (idx, kind, leaf) VALUES",
+                list(zip(indexes, kinds, leaves, strict=True)),
+            )
+        else:
+            self._insert(
+                "INSERT INTO log_entry (idx, kind, digest, leaf) VALUES",
+                list(zip(indexes, kinds, digests, leaves, strict=True)),
             )
 
     def put_tiles(self, tiles: Iterable[Tile]) -> None:
         """Insert new tiles and grow the stored right-edge ones."""
-        values = [
-            {"level": t.key[0], "idx": t.key[1], "width": t.width, "hashes": t.to_bytes()}
-            for t in tiles
-        ]
-        if not values:
-            return
-        table = MERKLE_TILE
-        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        statement = dialect_insert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.level, table.c.idx],
-            set_={"width": statement.excluded.width, "hashes": statement.excluded.hashes},
+        self._insert(
+            "INSERT INTO merkle_tile (level, idx, width, hashes) VALUES",
+            [(t.key[0], t.key[1], t.width, t.to_bytes()) for t in tiles],
+            " ON CONFLICT (level, idx) DO UPDATE"
+            " SET width = excluded.width, hashes = excluded.hashes",
         )
-        self.connection.execute(statement, values)
 
     def insert_checkpoint(self, size: int, note: str) -> None:
         """Store the signed checkpoint of a committed batch."""
-        self.connection.execute(LOG_CHECKPOINT.insert(), [{"size": size, "note": note}])
+        self._insert("INSERT INTO log_checkpoint (size, note) VALUES", [(size, note)])
+
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run one query (``?`` markers) straight through the driver and return its rows."""
+        if self.dialect == "postgresql":
+            sql = sql.replace("?", "%s")
+        cursor: Any = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return list(cursor.execute(sql, params).fetchall())
+        finally:
+            cursor.close()
+
+    def _insert(self, head: str, rows: Sequence[tuple[Any, ...]], tail: str = "") -> None:
+        """Insert ``rows`` (tuples of equal length) with ``head`` (``INSERT INTO t (...) VALUES``)
+        and ``tail`` (an ON CONFLICT clause), many rows per statement, straight to the driver.
+
+        These run in every batch, under the append lock. SQLAlchemy Core would build and compile
+        each insert anew; the driver's ``executemany`` steps row by row, and SQLite's driver lets
+        go of the GIL at every step, which under many threads makes the committer queue for it
+        again each row. One statement of many rows is both faster (SQLite: 0.8 ms for 1,000 leaf
+        rows against 1.25 ms) and one wait for the GIL.
+        """
+        if not rows:
+            return
+        marker = "%s" if self.dialect == "postgresql" else "?"
+        row_markers = "(" + ", ".join([marker] * len(rows[0])) + ")"
+        cursor: Any = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for start in range(0, len(rows), ROWS_PER_INSERT):
+                chunk = rows[start : start + ROWS_PER_INSERT]
+                values = ", ".join([row_markers] * len(chunk))
+                cursor.execute(f"{head} {values}{tail}", list(chain.from_iterable(chunk)))
+        finally:
+            cursor.close()
 
     def replace_projection(self, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
         """Upsert projection rows by primary key."""
@@ -389,10 +440,18 @@ class WriteTransaction(Reader):
         self.connection.execute(statement, list(rows))
 
     def insert_projection(self, table_name: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert rows into a projection table."""
-        if rows:
-            table = next(t for t in PROJECTION_TABLES if t.name == table_name)
-            self.connection.execute(table.insert(), list(rows))
+        """Insert rows, which all have the same keys, into a projection table."""
+        if not rows:
+            return
+        table = next(t for t in PROJECTION_TABLES if t.name == table_name)
+        # Straight to the driver (a group commit writes these every batch): projection columns
+        # hold integers, strings and bytes, which both drivers bind as SQLAlchemy would, and
+        # none has a default for SQLAlchemy to fill in.
+        names = [c.name for c in table.columns if c.name in rows[0]]
+        self._insert(
+            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES",
+            [tuple(row[name] for name in names) for row in rows],
+        )
 
     def clear_projections(self) -> None:
         """Delete every projection row (for a rebuild); the log tables are never touched."""

@@ -1,0 +1,86 @@
+"""The batch-at-a-time builders an append uses must give exactly what the one-at-a-time definitions
+give: leaves and their hashes (:func:`provenance.entry.encode_leaves`), tiles grown from the last
+batch's edge tiles and the root read from them (:class:`provenance.tiles.TileTree`,
+:func:`provenance.tiles.edge_root`), and the lazy receipts of a batch (:class:`provenance.log.
+Receipts`), which must behave as the list they replace."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from provenance.entry import GENESIS_PREV, encode_leaf, encode_leaves
+from provenance.log import Log
+from provenance.merkle.hashing import hash_leaf
+from provenance.tiles import Tile, TileKey, TileTree, edge_root
+from rfc6962_reference import mth
+
+KINDS = st.sampled_from(["blob", "origin", "review", "epcis.event"])
+
+
+@given(
+    start=st.integers(0, 2**40),
+    time_ms=st.integers(0, 2**45),
+    entries=st.lists(st.tuples(KINDS, st.binary(max_size=64)), max_size=20),
+    prev=st.binary(min_size=32, max_size=32),
+)
+def test_encode_leaves_is_encode_leaf_and_hash_leaf_entry_by_entry(
+    start: int, time_ms: int, entries: list[tuple[str, bytes]], prev: bytes
+) -> None:
+    kinds, payloads = [k for k, _ in entries], [p for _, p in entries]
+    leaves, hashes = encode_leaves(start, time_ms, kinds, payloads, prev)
+    expected_prev = prev
+    for n, (kind, payload) in enumerate(entries):
+        leaf = encode_leaf(start + n, time_ms, kind, expected_prev, payload)
+        assert leaves[n] == leaf
+        assert hashes[n] == hash_leaf(leaf)
+        expected_prev = hashes[n]
+    assert len(leaves) == len(hashes) == len(entries)
+
+
+def test_encode_leaves_refuses_what_encode_leaf_refuses() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        encode_leaves(0, 0, ["no spaces allowed"], [b""], GENESIS_PREV)
+    with pytest.raises(ValueError, match="32-byte"):
+        encode_leaves(0, 0, ["blob"], [b""], b"short")
+
+
+def entries(count: int, salt: int = 0) -> list[bytes]:
+    return [b"%d-%d" % (salt, n) for n in range(count)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches=st.lists(st.integers(0, 700), min_size=1, max_size=8))
+def test_growing_from_edge_tiles_gives_the_same_tiles_and_roots(batches: list[int]) -> None:
+    rebuilt, grown = TileTree(), TileTree()
+    last: dict[TileKey, Tile] = {}
+    every: dict[TileKey, Tile] = {}
+    data: list[bytes] = []
+    for number, count in enumerate(batches):
+        data.extend(entries(count, number))
+        batch = [hash_leaf(d) for d in data[len(data) - count :]]
+        plain = rebuilt.extend(batch)
+        incremental = grown.extend(batch, edge_tiles=last)
+        assert {k: t.levels for k, t in incremental.items()} == {
+            k: t.levels for k, t in plain.items()
+        }
+        last = incremental
+        every.update(incremental)
+        root = mth(data)
+        assert grown.root() == rebuilt.root() == root
+        assert edge_root(len(data), every) == root
+
+
+def test_receipts_behave_as_the_list_they_replace(log: Log) -> None:
+    assert log.append([]) == []
+    receipts = log.append([("blob", b"%d" % n) for n in range(5)])
+    as_list = [receipts[n] for n in range(5)]
+    assert receipts == as_list
+    assert receipts[-1] is receipts[4], "each receipt is made once"
+    assert receipts[1:3] == as_list[1:3]
+    assert [r.index for r in receipts] == list(range(as_list[0].index, as_list[0].index + 5))
+    assert len(receipts) == 5
+    with pytest.raises(IndexError):
+        receipts[5]
+    assert receipts[2].inclusion_proof == log.receipt(receipts[2].index).inclusion_proof
