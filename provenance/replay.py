@@ -19,55 +19,60 @@ Rules, each reported as a :class:`~provenance.errors.LogIntegrityError` naming t
    commits to the recomputed root at its size; the last one covers the whole log.
 
 Replay is split in two: chunks of entries are checked (leaf format, chain, leaf hashes, envelope
-signatures) in worker processes, one per core, and the main process folds their results in order
-through the registry and the Merkle tree. The first bad index is the smallest index any rule names.
+signatures; :mod:`provenance.replay_worker`) in one process per core, the main process included,
+and the main process folds their results in order through the registry and the Merkle tree. The
+first bad index is the smallest index any rule names.
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import hashlib
+import binascii
 import os
+import queue
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.queues import Queue
 
 from provenance.attestations import check_references
-from provenance.capture import EVENT, Capture, event_payload
+from provenance.capture import Capture, event_payload
 from provenance.checkpoint import open_checkpoint
-from provenance.dsse import Envelope, pae
-from provenance.entry import GENESIS_PREV, MAGIC, decode_leaf
+from provenance.dsse import Envelope, Signature
+from provenance.entry import GENESIS_PREV, decode_leaf
 from provenance.errors import AppendRefused, LogIntegrityError, MalformedError, VerificationError
-from provenance.merkle.hashing import HASH_SIZE, LEAF_PREFIX
+from provenance.merkle.hashing import HASH_SIZE
 from provenance.note import NoteVerifier
 from provenance.registry import Registry
+from provenance.replay_worker import (
+    ChunkResult,
+    PlainStatement,
+    check_chunk,
+    claim,
+    work,
+)
 from provenance.statements import (
     KEY_ADD,
     PARTY_REGISTER,
+    PAYLOAD_TYPE,
     REGISTRY_TYPES,
-    STATEMENT_TYPES,
     Statement,
-    check_signatures,
     parse_envelope,
     parse_statement,
     public_key_of,
     statement_at,
 )
 from provenance.store.sql import Reader, SqlStore, blob
-from provenance.tiles import TILE_HEIGHT, TILE_WIDTH, TileTree, level_offsets
-
-EVENT_KIND = EVENT.encode()
-STATEMENT_KINDS = frozenset(kind.encode() for kind in STATEMENT_TYPES)
+from provenance.tiles import TILE_HEIGHT, TILE_WIDTH, TileTree, level_offsets, split_hashes
 
 CHUNK = 4096
 """Entries per unit of work; a multiple of the tile width so that chunks start on a tile."""
 
-PARALLEL_THRESHOLD = 20_000
-"""Below this many signed entries, replay runs in one process. Starting workers costs about a
-second, and an unsigned entry is checked faster in-process than it can be shipped to a worker and
-back; signature checks are what parallel workers pay for."""
+PARALLEL_THRESHOLD = 500_000
+"""Below this much work (entries, plus :data:`PARALLEL_COST` per statement), replay runs in one
+process: it would be done before worker processes finished starting."""
+
+PARALLEL_COST = 20
+"""Roughly how many plain entries cost as much to check as one signed statement."""
 
 
 @dataclass
@@ -82,156 +87,6 @@ class VerifyResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-# --- Per-chunk checks (run in worker processes) -------------------------------------------------
-
-
-@dataclass
-class _ChunkResult:
-    start: int
-    end: int
-    leaf_hashes: list[bytes]
-    first_prev: bytes
-    first_time: int
-    last_time: int
-    statements: list[tuple[int, Statement, frozenset[str], frozenset[str]]]
-    derived: dict[int, bytes] = field(default_factory=dict)
-    """Payloads of ``epcis.event`` entries, which replay recomputes from their capture."""
-    errors: list[LogIntegrityError] = field(default_factory=list)
-    stopped: bool = False
-    """The chunk hit an entry it could not place (missing or unreadable): nothing after lines up."""
-
-
-_worker_store: SqlStore | None = None
-_worker_keys: dict[str, bytes] = {}
-
-
-def _init_worker(url: str, keys: dict[str, bytes]) -> None:
-    global _worker_store, _worker_keys
-    _worker_store = SqlStore(url)
-    _worker_keys = keys
-
-
-def _check_chunk_in_worker(bounds: tuple[int, int]) -> _ChunkResult:
-    assert _worker_store is not None
-    with _worker_store.read() as reader:
-        return _check_chunk(reader, bounds[0], bounds[1], _worker_keys)
-
-
-def _check_chunk(reader: Reader, start: int, end: int, keys: dict[str, bytes]) -> _ChunkResult:
-    """Check entries [start, end): leaf format, index, chain and time inside the chunk, and
-    envelope signatures by any key in ``keys`` (the main process decides which keys count)."""
-    rows = reader.connection.exec_driver_sql(
-        "SELECT idx, digest, leaf FROM log_entry WHERE idx >= %s AND idx < %s ORDER BY idx"
-        if reader.connection.dialect.name == "postgresql"
-        else "SELECT idx, digest, leaf FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx",
-        (start, end),
-    ).all()
-    result = _ChunkResult(start, end, [], GENESIS_PREV, 0, 0, [])
-    errors = result.errors
-    leaf_hashes = result.leaf_hashes
-    expected = start
-    prev_b64: bytes | None = None  # base64 of the previous leaf hash, as a header writes it
-    last_time = 0
-    known_kinds: set[bytes] = set()
-    sha256 = hashlib.sha256
-    for row_index, digest, raw in rows:
-        leaf = raw if type(raw) is bytes else blob(raw)
-        if row_index != expected:
-            errors.append(LogIntegrityError(expected, "index", f"entry {expected} is missing"))
-            result.stopped = True
-            break
-        # The common case, checked field by field without decoding: a well-formed header with
-        # this row's index and a kind already seen. Anything else takes the full decoder, which
-        # names exactly what is wrong.
-        header, _, payload = leaf.partition(b"\n")
-        fields = header.split(b" ")
-        if (
-            len(fields) == 5
-            and fields[0] == MAGIC
-            and fields[1] == b"%d" % row_index
-            and fields[3] in known_kinds
-            and fields[2].isdigit()
-            and (fields[2][:1] != b"0" or fields[2] == b"0")
-            and len(fields[4]) == 44
-        ):
-            kind_bytes, time_ms, prev_field = fields[3], int(fields[2]), fields[4]
-        else:
-            try:
-                entry = decode_leaf(leaf)
-            except MalformedError as e:
-                errors.append(LogIntegrityError(expected, "leaf", str(e)))
-                result.stopped = True
-                break
-            if entry.index != row_index:
-                errors.append(
-                    LogIntegrityError(
-                        row_index, "index", f"stored at {row_index}, says {entry.index}"
-                    )
-                )
-            kind_bytes, time_ms = entry.kind.encode(), entry.time_ms
-            prev_field = base64.b64encode(entry.prev)
-            known_kinds.add(kind_bytes)
-        if prev_b64 is None:
-            try:
-                result.first_prev = base64.b64decode(prev_field, validate=True)
-            except ValueError:
-                result.first_prev = b""  # cannot match the hash before: reported as a chain break
-            result.first_time = time_ms
-        else:
-            if prev_field != prev_b64:
-                errors.append(LogIntegrityError(row_index, "chain", "prev is not the hash before"))
-            if time_ms < last_time:
-                errors.append(LogIntegrityError(row_index, "time", "time goes backwards"))
-        last_time = time_ms
-        hasher = sha256(LEAF_PREFIX)
-        hasher.update(leaf)
-        leaf_hash = hasher.digest()
-        prev_b64 = base64.b64encode(leaf_hash)
-        leaf_hashes.append(leaf_hash)
-        if kind_bytes == EVENT_KIND:
-            result.derived[row_index] = payload
-        elif kind_bytes in STATEMENT_KINDS:
-            kind = kind_bytes.decode()
-            checked = _check_statement(row_index, kind, payload, digest, keys)
-            if isinstance(checked, LogIntegrityError):
-                errors.append(checked)
-            else:
-                result.statements.append((row_index, *checked))
-        expected += 1
-    if not result.stopped and expected < end:
-        errors.append(LogIntegrityError(expected, "index", f"entry {expected} is missing"))
-        result.stopped = True
-    result.last_time = last_time
-    return result
-
-
-def _check_statement(
-    index: int, kind: str, payload: bytes, digest: bytes | None, keys: dict[str, bytes]
-) -> tuple[Statement, frozenset[str], frozenset[str]] | LogIntegrityError:
-    try:
-        statement = parse_statement(parse_envelope(payload))
-    except AppendRefused as e:
-        return LogIntegrityError(index, "statement", str(e))
-    if statement.type != kind:
-        return LogIntegrityError(index, "statement", f"entry kind {kind} holds a {statement.type}")
-    envelope = statement.envelope
-    message = pae(envelope.payload_type, envelope.payload)
-    if digest is None or blob(digest) != hashlib.sha256(message).digest():
-        return LogIntegrityError(index, "statement", "stored digest is not the statement's")
-    verified, failed = check_signatures(statement, keys)
-    return _for_main_process(statement), frozenset(verified), frozenset(failed)
-
-
-def _for_main_process(statement: Statement) -> Statement:
-    """Keep only what the main process's rules read, so that less crosses the process boundary:
-    an attestation's payload and body matter to it only through a correction's target."""
-    if statement.type in REGISTRY_TYPES or statement.capture is not None:
-        return statement
-    envelope = Envelope(statement.envelope.payload_type, b"", statement.envelope.signatures)
-    body = {k: v for k, v in statement.body.items() if k in ("type", "by", "corrects", "retracts")}
-    return dataclasses.replace(statement, envelope=envelope, body=body)
 
 
 # --- The Merkle tree, rebuilt and compared tile by tile -----------------------------------------
@@ -349,17 +204,62 @@ def _collect_public_keys(reader: Reader) -> dict[str, bytes]:
 
 
 def _chunks(
-    store: SqlStore, size: int, keys: dict[str, bytes], workers: int
-) -> Iterator[_ChunkResult]:
+    store: SqlStore, reader: Reader, size: int, keys: dict[str, bytes], workers: int
+) -> Iterator[ChunkResult]:
+    """Yield the checked chunks of the log in order, checked by ``workers`` processes: this one
+    and ``workers - 1`` worker processes. This one takes the next unchecked chunk whenever the
+    one it must fold next is not back yet: it works while the workers start, and never waits
+    while work is left."""
     bounds = [(start, min(start + CHUNK, size)) for start in range(0, size, CHUNK)]
-    if workers <= 1:
-        with store.read() as reader:
-            for start, end in bounds:
-                yield _check_chunk(reader, start, end, keys)
+    if workers <= 1 or len(bounds) < 2:
+        for start, end in bounds:
+            yield check_chunk(reader, start, end, keys)
         return
+    # Spawned, not forked: SQLite's record of which file locks this process holds would be
+    # copied into a child that does not hold them (sqlite.org/howtocorrupt.html, section 2.6).
     context = get_context("spawn")
-    with ProcessPoolExecutor(workers, context, _init_worker, (store.url, keys)) as pool:
-        yield from pool.map(_check_chunk_in_worker, bounds)
+    next_chunk = context.Value("q", 0)
+    results: Queue[tuple[int, ChunkResult | BaseException]] = context.Queue()
+    processes = [
+        context.Process(target=work, args=(store.url, keys, bounds, next_chunk, results))
+        for _ in range(workers - 1)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        done: dict[int, ChunkResult] = {}
+        for number in range(len(bounds)):
+            while number not in done:
+                mine = claim(next_chunk, len(bounds))
+                if mine is not None:
+                    done[mine] = check_chunk(reader, *bounds[mine], keys)
+                    continue
+                try:
+                    theirs, outcome = results.get(timeout=1)
+                except queue.Empty:
+                    if any(p.exitcode not in (None, 0) for p in processes):
+                        raise RuntimeError("a replay worker process died") from None
+                    continue
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                done[theirs] = outcome
+            yield done.pop(number)
+    finally:
+        # Every result that matters is in; a worker still starting, or one whose chunk is no
+        # longer wanted after an error, has nothing to hand over or clean up.
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
+        results.close()
+
+
+def default_workers(size: int, signed: int) -> int:
+    """Return how many processes replay checks chunks in for a log of ``size`` entries of which
+    ``signed`` are statements: one per core once the log is big enough that starting worker
+    processes (most of a second of importing each) pays for itself, else this one alone."""
+    work = size + PARALLEL_COST * signed
+    return (os.cpu_count() or 1) if work >= PARALLEL_THRESHOLD else 1
 
 
 def verify_log(
@@ -373,7 +273,9 @@ def verify_log(
     """Replay the whole log in ``store`` and return what was found, the first bad index included.
 
     ``verifiers`` are the keys a checkpoint must be signed by (any one of them); ``origin``, if
-    given, is the origin every checkpoint must name. ``progress(done, total)`` is called per chunk.
+    given, is the origin every checkpoint must name. ``workers`` is how many processes check chunks,
+    this one included (by default one per core for a large log, this one alone for a small one).
+    ``progress(done, total)`` is called per chunk.
     """
     # One snapshot for everything but the entries themselves, which never change once written and
     # may be read by worker processes: a live log can keep growing while it is verified.
@@ -383,8 +285,7 @@ def verify_log(
         checkpoints = list(reader.iter_checkpoints())
         result = VerifyResult(size)
         if workers is None:
-            signed = reader.statement_count()
-            workers = (os.cpu_count() or 1) if signed >= PARALLEL_THRESHOLD else 1
+            workers = default_workers(size, reader.statement_count())
         registry = Registry()
         errors: list[LogIntegrityError] = []
         prev_hash, prev_time = GENESIS_PREV, 0
@@ -392,42 +293,29 @@ def verify_log(
         next_checkpoint = next(pending_checkpoints, None)
         tree = _TreeChecker(reader)
         captures = _CaptureChecker()
-        for chunk in _chunks(store, size, keys, workers):
+        admitted = _AdmissionCache(registry, reader)
+        for chunk in _chunks(store, reader, size, keys, workers):
             errors.extend(chunk.errors)
-            if chunk.leaf_hashes:
-                if chunk.first_prev != prev_hash:
+            leaf_hashes = split_hashes(chunk.leaf_hashes)
+            if leaf_hashes:
+                if chunk.first_prev != binascii.b2a_base64(prev_hash, newline=False):
                     errors.append(
                         LogIntegrityError(chunk.start, "chain", "prev is not the hash before")
                     )
                 if chunk.first_time < prev_time:
                     errors.append(LogIntegrityError(chunk.start, "time", "time goes backwards"))
-                prev_hash, prev_time = chunk.leaf_hashes[-1], chunk.last_time
+                prev_hash, prev_time = leaf_hashes[-1], chunk.last_time
             # Entries that carry meaning (statements, derived EPCIS events) go through the
             # registry in order; plain entries only need hashing, which the tree does in bulk.
-            statements = {s[0]: s for s in chunk.statements}
-            end = chunk.start + len(chunk.leaf_hashes)
-            meaningful = (
-                statements.keys() | chunk.derived.keys() | captures.pending_in(chunk.start, end)
-            )
-            for index in sorted(meaningful):
-                error = captures.check(index, chunk.derived.get(index))
-                if error is not None:
-                    errors.append(error)
-                item = statements.get(index)
-                if item is not None:
-                    error = _admit(registry, reader, *item)
-                    if error is None and item[1].capture is not None:
-                        error = captures.expect(index, item[1].capture)
-                    if error is not None:
-                        errors.append(error)
-                    result.signatures += len(item[2])
+            end = chunk.start + len(leaf_hashes)
+            result.signatures += _fold_statements(chunk, end, admitted, captures, errors)
             # Feed the tree up to each checkpoint inside the chunk, checking its root there.
             position = 0
-            while position < len(chunk.leaf_hashes):
-                stop = len(chunk.leaf_hashes)
+            while position < len(leaf_hashes):
+                stop = len(leaf_hashes)
                 if next_checkpoint is not None and next_checkpoint[0] - chunk.start < stop:
                     stop = max(next_checkpoint[0] - chunk.start, position)
-                tree.add(chunk.leaf_hashes[position:stop])
+                tree.add(leaf_hashes[position:stop])
                 position = stop
                 while next_checkpoint is not None and next_checkpoint[0] == tree.size:
                     error = _check_checkpoint(next_checkpoint, tree.root(), verifiers, origin)
@@ -469,6 +357,53 @@ def verify_log(
     return result
 
 
+def _fold_statements(
+    chunk: ChunkResult,
+    end: int,
+    admitted: _AdmissionCache,
+    captures: _CaptureChecker,
+    errors: list[LogIntegrityError],
+) -> int:
+    """Run the registry and capture rules over the statements and event entries of a chunk's
+    entries before ``end``, in log order; return how many signatures verified."""
+    signatures = 0
+    pending = captures.pending_in(chunk.start, end)
+    if not (chunk.full or chunk.derived or pending):
+        # The common case: attestations only, none of which changes what the rules read.
+        for index, plain in chunk.plain:
+            error = admitted.plain(index, plain)
+            if error is not None:
+                errors.append(error)
+            signatures += len(plain[3])
+        return signatures
+    plain_at = dict(chunk.plain)
+    full_at = dict(chunk.full)
+    for index in sorted(plain_at.keys() | full_at.keys() | chunk.derived.keys() | pending):
+        error = captures.check(index, chunk.derived.get(index))
+        if error is not None:
+            errors.append(error)
+        if index in plain_at:
+            error = admitted.plain(index, plain_at[index])
+            signatures += len(plain_at[index][3])
+        elif index in full_at:
+            statement, verified, failed = full_at[index]
+            error = admitted.full(index, statement, verified, failed)
+            if error is None and statement.capture is not None:
+                error = captures.expect(index, statement.capture)
+            signatures += len(verified)
+        else:
+            continue  # an event entry, checked above
+        if error is not None:
+            errors.append(error)
+    # A capture in this chunk expects its events right after it; where a plain entry stands
+    # instead, nothing above visited that index.
+    for index in sorted(captures.pending_in(chunk.start, end)):
+        error = captures.check(index, None)
+        if error is not None:
+            errors.append(error)
+    return signatures
+
+
 class _CaptureChecker:
     """Checks that each EPCIS capture is followed by exactly the event entries derived from it,
     that no event entry stands anywhere else, and that no eventID is captured twice."""
@@ -500,6 +435,40 @@ class _CaptureChecker:
         if derived != wanted:
             return LogIntegrityError(index, "statement", "not the event entry its capture derives")
         return None
+
+
+class _AdmissionCache:
+    """Runs the registry rules on each statement in log order, remembering the outcome for
+    attestations that point at no other entry: the rules read only their type, party and which
+    keys signed, and the registry, so one outcome holds for every such attestation until the next
+    statement that may change the registry. A key's revocation is at an earlier index than every
+    statement replayed after it, so the index does not matter to the outcome either."""
+
+    def __init__(self, registry: Registry, reader: Reader) -> None:
+        self.registry = registry
+        self.reader = reader
+        self.outcomes: dict[PlainStatement, tuple[str, str] | None] = {}
+
+    def plain(self, index: int, plain: PlainStatement) -> LogIntegrityError | None:
+        if plain not in self.outcomes:
+            statement_type, by, keyids, verified, failed = plain
+            signatures = tuple(Signature(keyid, b"") for keyid in keyids)
+            statement = Statement(
+                Envelope(PAYLOAD_TYPE, b"", signatures),
+                statement_type,
+                by,
+                {"type": statement_type, "by": by},
+            )
+            error = _admit(self.registry, self.reader, index, statement, verified, failed)
+            self.outcomes[plain] = None if error is None else (error.what, error.detail)
+        outcome = self.outcomes[plain]
+        return None if outcome is None else LogIntegrityError(index, *outcome)
+
+    def full(
+        self, index: int, statement: Statement, verified: frozenset[str], failed: frozenset[str]
+    ) -> LogIntegrityError | None:
+        self.outcomes.clear()
+        return _admit(self.registry, self.reader, index, statement, verified, failed)
 
 
 def _admit(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+from multiprocessing import get_context
 
 import pytest
 from sqlalchemy import text
@@ -20,6 +21,8 @@ from provenance.merkle.compact import CompactRange
 from provenance.merkle.hashing import hash_leaf
 from provenance.note import NoteSigner
 from provenance.replay import VerifyResult, verify_log
+from provenance.replay_worker import check_chunk, work
+from provenance.statements import sign_statement
 from provenance.store.sql import SqlStore
 from provenance.tiles import Tile, TileKey, tile_for_node
 
@@ -109,6 +112,19 @@ def test_parallel_workers_give_the_same_answer(filled: Ledger, operator_keys: Op
     leaf = read_leaf(filled.log.store, 300)
     write_leaf(filled.log.store, 300, flip(leaf, len(leaf) - 1))
     expect(verify(filled, operator_keys, workers=2), 300, "tile")
+
+
+def test_worker_loop_checks_every_chunk_it_takes(filled: Ledger) -> None:
+    # verify_log's own process may take every chunk of a small log before a worker starts, so
+    # the worker loop is run here, in this process, on chunks of its own.
+    context = get_context("spawn")
+    next_chunk, results = context.Value("q", 0), context.Queue()
+    store = filled.log.store
+    bounds = [(0, 256), (256, 512), (512, filled.log.size())]
+    work(store.url, {}, bounds, next_chunk, results)
+    checked = dict(results.get(timeout=10) for _ in bounds)
+    with store.read() as reader:
+        assert checked == {n: check_chunk(reader, *b, {}) for n, b in enumerate(bounds)}
 
 
 def test_reseal_alone_changes_nothing(filled: Ledger, operator_keys: OperatorKeys) -> None:
@@ -291,6 +307,16 @@ def test_rule_registry_unknown_key(ledger: Ledger, operator_keys: OperatorKeys) 
     register(ledger, operator_keys, "farm")
     smuggle(ledger, attestation("farm", generate_private_key()))
     expect(verify(ledger, operator_keys), 2, "registry")
+
+
+def test_rule_registry_review_answer_points_at_a_review(
+    ledger: Ledger, operator_keys: OperatorKeys
+) -> None:
+    farm = register(ledger, operator_keys, "farm")
+    origin = submit(ledger, attestation("farm", farm)).index
+    answer = {"type": "review.answer", "by": "farm", "review": origin, "text": "thanks"}
+    smuggle(ledger, sign_statement(answer, [farm]))
+    expect(verify(ledger, operator_keys), origin + 1, "registry")
 
 
 def smuggle(ledger: Ledger, data: bytes) -> None:
