@@ -6,6 +6,7 @@ committer thread.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,6 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ledger = ledger
         app.state.keys = keys
         app.state.webhooks = Dispatcher.start(ledger, keys, settings)
+        # What startup made (modules, the registry, the demo) lives as long as the worker; frozen,
+        # the cyclic garbage collector no longer walks it on every full collection. Those walks
+        # were the single submissions' tail: p99 at 500/s went from 67-77 ms to 25-30 ms.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
