@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime, tzinfo
 from html import unescape
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from factories import b64key
 from provenance.keys import generate_private_key
 from provenance.statements import sign_statement
 from web.i18n import catalogs
+from web.routes import pages
 from web.templating import CONTENT_SECURITY_POLICY
 
 ADMIN = {"Authorization": "Bearer pages-admin"}
@@ -85,6 +87,29 @@ def test_withdrawn_certification_is_marked_withdrawn(client: TestClient) -> None
     states = {c["covers"]: c["state"] for c in twin["certifications"]}
     assert states == {"finca-la-esperanza": "valid", "beneficio-huila": "withdrawn"}
     assert "withdrawn" in text_of(client.get(LOT, headers=HTML).text)
+
+
+def test_a_certificate_expires_on_the_page_without_anything_appended(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages are cached per log size, but validity is judged against today: the day after a
+    certificate's valid_until, the same log must read "expired", under a new ETag."""
+    before = client.get(LOT, params={"format": "json"})
+    assert {c["state"] for c in before.json()["certifications"]} == {"valid", "withdrawn"}
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Later:
+            return cls(2028, 1, 1, tzinfo=tz)
+
+    monkeypatch.setattr(pages, "datetime", Later)
+    after = client.get(LOT, params={"format": "json"})
+    states = {c["covers"]: c["state"] for c in after.json()["certifications"]}
+    assert states == {"finca-la-esperanza": "expired", "beneficio-huila": "withdrawn"}
+    assert after.headers["etag"] != before.headers["etag"]
+    stale = client.get(LOT, params={"format": "json"},
+                       headers={"If-None-Match": before.headers["etag"]})  # fmt: skip
+    assert stale.status_code == 200, "yesterday's ETag must not get a 304"
 
 
 def test_a_recalled_lot_and_its_serials_carry_a_banner(client: TestClient) -> None:

@@ -65,23 +65,27 @@ class CachedPage:
         return Response(self.body, status_code=self.status, headers={**self.headers, **extra})
 
 
+PageKey = tuple[str, int, str, bool, str]
+"""(page, log size, language, JSON twin, today's UTC date): everything a page is a function of."""
+
+
 class PageCache:
-    """Rendered answers keyed by (page, log size, language, twin): the log only grows, so an
-    answer for a size never changes and old sizes simply age out of the LRU."""
+    """Rendered answers keyed by :data:`PageKey`: the log only grows, so an answer for a size (on
+    a given day) never changes, and old sizes simply age out of the LRU."""
 
     def __init__(self, capacity: int = 512) -> None:
         self.capacity = capacity
-        self.entries: OrderedDict[tuple[str, int, str, bool], CachedPage] = OrderedDict()
+        self.entries: OrderedDict[PageKey, CachedPage] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: tuple[str, int, str, bool]) -> CachedPage | None:
+    def get(self, key: PageKey) -> CachedPage | None:
         with self.lock:
             found = self.entries.get(key)
             if found is not None:
                 self.entries.move_to_end(key)
             return found
 
-    def put(self, key: tuple[str, int, str, bool], page: CachedPage) -> None:
+    def put(self, key: PageKey, page: CachedPage) -> None:
         with self.lock:
             self.entries[key] = page
             while len(self.entries) > self.capacity:
@@ -98,24 +102,25 @@ def page_cache(request: Request) -> PageCache:
 
 def _lookup(
     request: Request, page: str
-) -> tuple[tuple[str, int, str, bool], dict[str, str], Response | CachedPage | None]:
+) -> tuple[PageKey, dict[str, str], Response | CachedPage | None]:
     """The cache key and headers of ``page`` at the log's current size, and what can answer it
     without building: a 304 for a matching ETag, or the cached page (None: build it)."""
     size = _ledger(request).refresh()  # other workers' registry changes (a suspension) show at once
     language, twin = language_of(request), wants_json(request)
-    tag = hashlib.sha256(f"{page}\0{language}\0{twin}".encode()).hexdigest()[:16]
+    # A page says whether each certificate is valid today: the same log reads differently
+    # tomorrow, when one expires, so the day is part of what a page is a function of.
+    today = datetime.now(UTC).date().isoformat()
+    tag = hashlib.sha256(f"{page}\0{language}\0{twin}\0{today}".encode()).hexdigest()[:16]
     etag = f'"{size}-{tag}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept, Accept-Language"}
+    key = (page, size, language, twin, today)
     if etag in request.headers.get("if-none-match", ""):
-        return (page, size, language, twin), headers, Response(status_code=304, headers=headers)
-    key = (page, size, language, twin)
+        return key, headers, Response(status_code=304, headers=headers)
     headers["Vary"] = "Accept, Accept-Language, Accept-Encoding"
     return key, headers, page_cache(request).get(key)
 
 
-def _answer(
-    request: Request, key: tuple[str, int, str, bool], headers: dict[str, str], built: Response
-) -> Response:
+def _answer(request: Request, key: PageKey, headers: dict[str, str], built: Response) -> Response:
     found = CachedPage.of(built)
     if found.status == 200:
         page_cache(request).put(key, found)
