@@ -287,8 +287,15 @@ class Ledger:
                     if remaining <= 0:
                         break
                     self._queue_ready.wait(remaining)
-                taken = self._queue[: self.max_batch]
+                queued = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
+            # A submitter may give up while queued (an HTTP request cancelled by a timeout or a
+            # shutdown cancels the future it awaits): that one is dropped, never appended. The
+            # rest are marked running, so that nobody can cancel them any more: an entry that is
+            # appended always gets its outcome, and setting it can never fail in this thread.
+            taken = [(p, f) for p, f in queued if f.set_running_or_notify_cancel()]
+            if not taken:
+                continue
             try:
                 outcomes = self.commit([p for p, _ in taken])
             except BaseException as failure:  # the transaction failed: nothing was appended

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 
 import pytest
 
@@ -15,6 +16,7 @@ from provenance.dsse import Envelope, Signature
 from provenance.keyfiles import OperatorKeys
 from provenance.keys import generate_private_key
 from provenance.ledger import Ledger
+from provenance.log import Receipt
 from provenance.merkle.verify import verify_inclusion
 from provenance.statements import sign_statement
 
@@ -283,3 +285,28 @@ def test_invalid_registration_bodies_are_refused(
     refused(
         ledger, sign_statement(bad_key, [operator_keys.operator_key]), errors.InvalidStatementError
     )
+
+
+def test_a_submitter_that_gives_up_while_queued_appends_nothing_and_stops_nothing(
+    ledger: Ledger, operator_keys: OperatorKeys
+) -> None:
+    """An HTTP request cancelled by a timeout or a shutdown cancels the future it awaits. While
+    queued, that submission is dropped; once taken, it can no longer be cancelled. Either way the
+    committer lives on and answers everyone else."""
+    supplier = register(ledger, operator_keys, "farm")
+    submit(ledger, attestation("farm", supplier))  # the committer thread is running
+    before = ledger.log.size()
+    with ledger.log.batch():  # the committer's next transaction waits for this one
+        first = ledger.enqueue(ledger.prepare(attestation("farm", supplier)))
+        deadline = time.monotonic() + 5
+        while first.running() is False and time.monotonic() < deadline:
+            time.sleep(0.001)  # the committer took it and is waiting for the append lock
+        assert not first.cancel(), "a submission being appended cannot be cancelled"
+        queued = ledger.enqueue(ledger.prepare(attestation("farm", supplier)))
+        assert queued.cancel(), "a queued submission can be given up"
+    receipt = first.result(timeout=10)
+    assert isinstance(receipt, Receipt)
+    assert receipt.index == before
+    answered = submit(ledger, attestation("farm", supplier))
+    assert answered.index == before + 1, "the cancelled submission appended nothing"
+    assert ledger.log.size() == before + 2
