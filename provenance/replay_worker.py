@@ -150,19 +150,21 @@ def check_chunk(reader: Reader, start: int, end: int, keys: dict[str, bytes]) ->
             result.stopped = True
             break
         # The common case, checked field by field without decoding: a well-formed header with
-        # this row's index and a kind already seen. Anything else takes the full decoder, which
-        # names exactly what is wrong.
-        header, _, payload = leaf.partition(b"\n")
+        # this row's index, a kind already seen and the previous leaf's hash, followed by its
+        # payload. Anything else (the first entry of a chunk included) takes the full decoder,
+        # which names exactly what is wrong.
+        header, newline, payload = leaf.partition(b"\n")
         fields = header.split(b" ")
         if (
-            len(fields) == 5
+            newline
+            and len(fields) == 5
+            and fields[4] == prev_b64
             and fields[0] == MAGIC
             and fields[1] == b"%d" % row_index
             and fields[3] in known_kinds
             and fields[2].isdigit()
             and len(fields[2]) <= 19
             and (fields[2][:1] != b"0" or fields[2] == b"0")
-            and len(fields[4]) == 44
         ):
             kind_bytes, time_ms, prev_field = fields[3], int(fields[2]), fields[4]
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+from collections.abc import Callable
 from multiprocessing import get_context
 
 import pytest
@@ -261,6 +262,31 @@ def test_rule_leaf_format(filled: Ledger, operator_keys: OperatorKeys) -> None:
     write_leaf(store, 60, b"garbage without a header line")
     reseal(store, operator_keys.log_signer)
     expect(verify(filled, operator_keys), 60, "leaf")
+
+
+def header_alone(leaf: bytes) -> bytes:
+    return leaf.partition(b"\n")[0]
+
+
+def prev_not_base64(leaf: bytes) -> bytes:
+    header, _, payload = leaf.partition(b"\n")
+    fields = header.split(b" ")
+    fields[4] = b"!" * len(fields[4])
+    return b" ".join(fields) + b"\n" + payload
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("tamper", [header_alone, prev_not_base64])
+def test_rule_leaf_format_in_the_middle_of_a_chunk(
+    filled: Ledger, operator_keys: OperatorKeys, tamper: Callable[[bytes], bytes], workers: int
+) -> None:
+    # Entries after the first of a chunk are read through a quicker header check; it must refuse
+    # what the full decoder refuses: a leaf that is its header line alone (no newline, no
+    # payload), and a prev that is not base64.
+    store = filled.log.store
+    write_leaf(store, 60, tamper(read_leaf(store, 60)))
+    reseal(store, operator_keys.log_signer)
+    expect(verify(filled, operator_keys, workers=workers), 60, "leaf")
 
 
 def test_rule_statement_kind(filled: Ledger, operator_keys: OperatorKeys) -> None:
