@@ -38,9 +38,12 @@ from provenance.tiles import Tile, TileKey
 APPEND_LOCK_ID = 0x70726F76  # "prov": the PostgreSQL advisory lock that guards the log head
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 ROWS_PER_INSERT = 256
-"""Rows per INSERT statement on the append path: a fixed size keeps the statement texts few, so
-the driver's statement cache keeps them prepared (preparing a 1,000-row insert anew costs as much
-as running it), and 256 rows of 4 columns stay far below both databases' parameter limits."""
+"""Rows per INSERT statement on the append path, at most: a fixed size keeps the statement texts
+few, so the driver's statement cache keeps them prepared (preparing a 1,000-row insert anew costs
+as much as running it)."""
+MAX_PARAMETERS = 999
+"""Parameters one statement may bind: SQLite before 3.32 allows 999 (3.32 and later 32,766,
+PostgreSQL 65,535), so a statement stays within every version either database may have."""
 
 
 def normalize_url(url: str) -> str:
@@ -334,11 +337,15 @@ class WriteTransaction(Reader):
         """Return, for those of ``digests`` already in the log, the index of their entry."""
         if not digests:
             return {}
-        markers = ", ".join("?" * len(digests))
-        rows = self._fetchall(
-            f"SELECT digest, idx FROM log_entry WHERE digest IN ({markers})", list(digests)
-        )
-        return {blob(d): int(i) for d, i in rows}
+        found: dict[bytes, int] = {}
+        for start in range(0, len(digests), MAX_PARAMETERS):
+            chunk = digests[start : start + MAX_PARAMETERS]
+            markers = ", ".join("?" * len(chunk))
+            rows = self._fetchall(
+                f"SELECT digest, idx FROM log_entry WHERE digest IN ({markers})", list(chunk)
+            )
+            found.update((blob(d), int(i)) for d, i in rows)
+        return found
 
     def existing_event_ids(self, event_ids: Sequence[str]) -> list[str]:
         """Return those of ``event_ids`` that an earlier capture already recorded."""
@@ -416,10 +423,11 @@ class WriteTransaction(Reader):
             return
         marker = "%s" if self.dialect == "postgresql" else "?"
         row_markers = "(" + ", ".join([marker] * len(rows[0])) + ")"
+        per_statement = max(1, min(ROWS_PER_INSERT, MAX_PARAMETERS // len(rows[0])))
         cursor: Any = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            for start in range(0, len(rows), ROWS_PER_INSERT):
-                chunk = rows[start : start + ROWS_PER_INSERT]
+            for start in range(0, len(rows), per_statement):
+                chunk = rows[start : start + per_statement]
                 values = ", ".join([row_markers] * len(chunk))
                 cursor.execute(f"{head} {values}{tail}", list(chain.from_iterable(chunk)))
         finally:

@@ -6,13 +6,20 @@ Receipts`), which must behave as the list they replace."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 
 from provenance.entry import GENESIS_PREV, encode_leaf, encode_leaves
+from provenance.keys import generate_private_key
 from provenance.log import Log
 from provenance.merkle.hashing import hash_leaf
+from provenance.note import NoteSigner
+from provenance.store.sql import SqlStore
 from provenance.tiles import Tile, TileKey, TileTree, edge_root
 from rfc6962_reference import mth
 
@@ -84,3 +91,29 @@ def test_receipts_behave_as_the_list_they_replace(log: Log) -> None:
     with pytest.raises(IndexError):
         receipts[5]
     assert receipts[2].inclusion_proof == log.receipt(receipts[2].index).inclusion_proof
+
+
+def test_a_large_batch_fits_sqlite_s_oldest_parameter_limit(tmp_path: Path) -> None:
+    """SQLite before 3.32 binds at most 999 parameters per statement: a batch of 1,000 entries and
+    its idempotency lookup of 1,000 digests must be split to fit."""
+    store = SqlStore.open(f"sqlite:///{tmp_path / 'old.db'}")
+
+    @event.listens_for(store.writer, "connect")
+    def _old_limit(connection: sqlite3.Connection, _record: object) -> None:
+        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+
+    store.writer.dispose()  # reconnect with the limit
+    try:
+        log = Log(store, generate_private_key_signer())
+        receipts = log.append([("blob", b"%d" % n) for n in range(1000)])
+        assert len(receipts) == 1000
+        with store.write() as txn:
+            assert (
+                txn.indexes_of_digests([bytes([n % 256, n // 256]) * 16 for n in range(1000)]) == {}
+            )
+    finally:
+        store.close()
+
+
+def generate_private_key_signer() -> NoteSigner:
+    return NoteSigner("test.example/old-sqlite", generate_private_key())
