@@ -23,6 +23,11 @@ from provenance.store.sql import SqlStore
 # The same question as provenance.store.sql.Reader.size, asked outside a transaction.
 _SIZE_QUERY = "SELECT max(idx) FROM log_entry"
 
+WAIT_MS = 5_000
+"""The longest the size query may take. It runs on the event loop, so a database that stalls
+must not stall the worker with it: past this the query fails (a 500 for that request), and the
+next request tries again on a new connection."""
+
 
 class LogHead:
     """The number of entries ``store`` has committed, read on a connection this object holds."""
@@ -60,11 +65,14 @@ class LogHead:
             # Detached from the pool: it is ours for good, and closing it really closes it.
             fairy = self._engine.raw_connection()
             fairy.detach()
+            connection: Any = fairy.dbapi_connection
             if self.store.dialect == "postgresql":
                 # Each query its own transaction: no snapshot held open between requests.
-                connection: Any = fairy.dbapi_connection
                 connection.rollback()  # the pool's liveness check may have opened one
                 connection.autocommit = True
+                connection.execute(f"SET statement_timeout = {WAIT_MS}")
+            else:
+                connection.execute(f"PRAGMA busy_timeout = {WAIT_MS}")
             self._connection = fairy
         cursor = self._connection.cursor()
         try:

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.head import WAIT_MS, LogHead
 from api.models import ReceiptPublic
 from api.receipts import ReceiptWriter
 from api.routes.statements import BatchAnswer
@@ -29,6 +30,7 @@ from provenance.keys import generate_private_key
 from provenance.log import Receipt
 from provenance.note import NoteVerifier
 from provenance.statements import sign_statement
+from provenance.store.sql import SqlStore
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 LOT = item("LOT-1")
@@ -118,3 +120,23 @@ def test_a_written_receipt_escapes_as_pydantic_does(checkpoint: str) -> None:
     receipt = Receipt(3, bytes(range(32)), 5, checkpoint, lambda _i, _n: [bytes(32), b"\xff" * 32])
     written = ReceiptWriter().receipt(receipt).encode()
     assert written == ReceiptPublic.of(receipt).model_dump_json().encode()
+
+
+def test_the_size_query_on_the_event_loop_cannot_wait_long(db_url: str) -> None:
+    # It runs on the event loop: a stalled database must fail it, not freeze the worker.
+    store = SqlStore.open(db_url)
+    try:
+        head = LogHead(store)
+        assert head.size() == 0
+        cursor = head._connection.cursor()
+        try:
+            if store.dialect == "postgresql":
+                cursor.execute("SHOW statement_timeout")
+                assert cursor.fetchone()[0] == f"{WAIT_MS // 1000}s"
+            else:
+                cursor.execute("PRAGMA busy_timeout")
+                assert cursor.fetchone()[0] == WAIT_MS
+        finally:
+            cursor.close()
+    finally:
+        store.close()
