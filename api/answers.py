@@ -50,6 +50,10 @@ class LRU(Generic[K, V]):
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
 
 @dataclass(frozen=True)
 class ParsedItem:
@@ -69,6 +73,14 @@ class ReadAnswers:
     proofs: LRU[tuple[int, int], bytes] = field(default_factory=lambda: LRU(4096))
     items: LRU[tuple[str, int], bytes] = field(default_factory=lambda: LRU(1024))
     item_paths: LRU[str, ParsedItem] = field(default_factory=lambda: LRU(4096))
+
+    def __post_init__(self) -> None:
+        self.head.on_shrink = self.forget
+
+    def forget(self) -> None:
+        """Drop every answer: the database no longer holds the log they were read from."""
+        for cache in (self.checkpoints, self.proofs, self.items):
+            cache.clear()
 
 
 def read_answers(request: Request) -> ReadAnswers:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -32,10 +33,14 @@ next request tries again on a new connection."""
 class LogHead:
     """The number of entries ``store`` has committed, read on a connection this object holds."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlStore, on_shrink: Callable[[], None] | None = None) -> None:
         self.store = store
         self.seen = 0
         """The largest size read so far: the log never shrinks, so any size up to this one exists."""
+        self.on_shrink = on_shrink
+        """Called when the database holds fewer entries than were seen: it is not the log this
+        worker watched grow (a restored backup, a failover to a replica that lags), and nothing
+        read from that one may be answered again."""
         self._engine: Engine = store.reader
         self._errors: type[Exception] = self._engine.dialect.loaded_dbapi.Error
         self._connection: Any = None
@@ -52,7 +57,9 @@ class LogHead:
                 # A connection the server dropped (a restart): one retry on a new one.
                 self._close()
                 size = self._read()
-            self.seen = max(self.seen, size)
+            shrunk, self.seen = size < self.seen, size
+        if shrunk and self.on_shrink is not None:
+            self.on_shrink()
         return size
 
     def at_least(self, size: int) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.answers import ReadAnswers
 from api.app import create_app
 from api.head import WAIT_MS, LogHead
 from api.models import ReceiptPublic
@@ -27,8 +28,9 @@ from factories import b64key, item
 from provenance.bootstrap import open_ledger
 from provenance.checkpoint import open_checkpoint
 from provenance.keys import generate_private_key
-from provenance.log import Receipt
-from provenance.note import NoteVerifier
+from provenance.ledger import Ledger
+from provenance.log import Log, Receipt
+from provenance.note import NoteSigner, NoteVerifier
 from provenance.statements import sign_statement
 from provenance.store.sql import SqlStore
 
@@ -138,5 +140,28 @@ def test_the_size_query_on_the_event_loop_cannot_wait_long(db_url: str) -> None:
                 assert cursor.fetchone()[0] == WAIT_MS
         finally:
             cursor.close()
+    finally:
+        store.close()
+
+
+def test_answers_are_forgotten_when_the_database_holds_fewer_entries(db_url: str) -> None:
+    # A restored backup or a lagging replica is not the log the answers were read from.
+    store = SqlStore.open(db_url)
+    try:
+        ledger = Ledger(Log(store, NoteSigner("test.example/shrink", generate_private_key())))
+        answers = ReadAnswers(ledger, LogHead(store))
+        answers.checkpoints.put(7, b"checkpoint at 7")
+        answers.proofs.put((3, 7), b"proof")
+        answers.items.put(("/01/x", 7), b"item")
+        sizes = iter([7, 9, 4])
+        answers.head._read = lambda: next(sizes)  # type: ignore[method-assign]
+        assert answers.head.size() == 7
+        assert answers.head.size() == 9
+        assert answers.checkpoints.get(7) == b"checkpoint at 7", "a growing log keeps its answers"
+        assert answers.head.size() == 4
+        assert answers.head.seen == 4
+        assert answers.checkpoints.get(7) is None
+        assert answers.proofs.get((3, 7)) is None
+        assert answers.items.get(("/01/x", 7)) is None
     finally:
         store.close()
