@@ -16,6 +16,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+from fastapi import Response
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -296,3 +297,15 @@ def test_whatever_suppliers_write_is_shown_as_text(client: TestClient) -> None:
     party = client.get("/parties/evil-farm", headers=HTML).text
     assert "<script>alert" not in party
     assert "&lt;script&gt;" in party
+
+
+def test_pages_are_forgotten_when_the_log_is_smaller_than_seen() -> None:
+    # A restored backup or a lagging replica is not the log the pages were built from.
+    cache = pages.PageCache()
+    built = pages.CachedPage.of(Response(b"page at 9", media_type="text/html"))
+    cache.at_size(9)
+    cache.put(("/01/x", 9, "en", False, "2026-11-22"), built)
+    cache.at_size(10)
+    assert cache.get(("/01/x", 9, "en", False, "2026-11-22")) is built, "a growing log keeps them"
+    cache.at_size(4)
+    assert cache.get(("/01/x", 9, "en", False, "2026-11-22")) is None

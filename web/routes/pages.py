@@ -77,6 +77,15 @@ class PageCache:
         self.capacity = capacity
         self.entries: OrderedDict[PageKey, CachedPage] = OrderedDict()
         self.lock = threading.Lock()
+        self.seen = 0  # the largest log size a page was looked up at
+
+    def at_size(self, size: int) -> None:
+        """Note the log's size; a smaller one than seen before means the database is not the log
+        these pages were built from (a restored backup, a lagging replica): forget them all."""
+        with self.lock:
+            if size < self.seen:
+                self.entries.clear()
+            self.seen = size
 
     def get(self, key: PageKey) -> CachedPage | None:
         with self.lock:
@@ -106,6 +115,7 @@ def _lookup(
     """The cache key and headers of ``page`` at the log's current size, and what can answer it
     without building: a 304 for a matching ETag, or the cached page (None: build it)."""
     size = _ledger(request).refresh()  # other workers' registry changes (a suspension) show at once
+    page_cache(request).at_size(size)
     language, twin = language_of(request), wants_json(request)
     # A page says whether each certificate is valid today: the same log reads differently
     # tomorrow, when one expires, so the day is part of what a page is a function of.
