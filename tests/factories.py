@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import base64
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from provenance.checkpoint import Checkpoint, sign_checkpoint
 from provenance.keyfiles import OperatorKeys
 from provenance.keys import generate_private_key, keyid, public_key_bytes
 from provenance.ledger import Ledger
 from provenance.log import Receipt
+from provenance.merkle.compact import CompactRange
+from provenance.merkle.hashing import hash_leaf
+from provenance.note import NoteSigner
 from provenance.reviews import ReviewContent, new_review
 from provenance.statements import sign_statement
+from provenance.tiles import Tile, TileKey, tile_for_node
 
 _serial = itertools.count()
 
@@ -112,3 +118,21 @@ def review(
     if isinstance(outcome, Exception):
         raise outcome
     return outcome.index
+
+
+def seal(
+    leaves: Sequence[bytes], sizes: Sequence[int], signer: NoteSigner
+) -> tuple[list[Tile], list[tuple[int, str]]]:
+    """Every tile of the tree of ``leaves``, and a checkpoint signed at each of ``sizes``: what an
+    operator holding the log key would store after rewriting history."""
+    compact = CompactRange()
+    tiles: dict[TileKey, Tile] = {}
+    notes = []
+    for leaf in leaves:
+        for node, node_hash in compact.append(hash_leaf(leaf)):
+            key, inner, offset = tile_for_node(node.level, node.index)
+            tiles.setdefault(key, Tile(key)).add(inner, offset, node_hash)
+        if compact.size in sizes:
+            note = sign_checkpoint(Checkpoint(signer.name, compact.size, compact.root()), signer)
+            notes.append((compact.size, note))
+    return list(tiles.values()), notes

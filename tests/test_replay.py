@@ -12,20 +12,17 @@ from multiprocessing import get_context
 import pytest
 from sqlalchemy import text
 
-from factories import attestation, governance, kid, register, submit
-from provenance.checkpoint import Checkpoint, sign_checkpoint
+from factories import attestation, governance, kid, register, seal, submit
 from provenance.entry import decode_leaf, encode_leaf
 from provenance.keyfiles import OperatorKeys
 from provenance.keys import generate_private_key
 from provenance.ledger import Ledger
-from provenance.merkle.compact import CompactRange
-from provenance.merkle.hashing import hash_leaf
 from provenance.note import NoteSigner
 from provenance.replay import VerifyResult, verify_log
 from provenance.replay_worker import check_chunk, work
 from provenance.statements import sign_statement
 from provenance.store.sql import SqlStore
-from provenance.tiles import Tile, TileKey, tile_for_node
+from provenance.tiles import Tile, tile_for_node
 
 BLOBS = 700  # enough for full level-0 tiles, and a level-1 tile, at the right edge
 
@@ -79,20 +76,11 @@ def reseal(store: SqlStore, signer: NoteSigner) -> None:
     with store.read() as reader:
         leaves = [leaf for _, leaf in reader.iter_leaves()]
         sizes = [size for size, _ in reader.iter_checkpoints()]
-    compact = CompactRange()
-    tiles: dict[TileKey, Tile] = {}
-    notes = []
-    for leaf in leaves:
-        for node, node_hash in compact.append(hash_leaf(leaf)):
-            key, inner, offset = tile_for_node(node.level, node.index)
-            tiles.setdefault(key, Tile(key)).add(inner, offset, node_hash)
-        if compact.size in sizes:
-            note = sign_checkpoint(Checkpoint(signer.name, compact.size, compact.root()), signer)
-            notes.append((compact.size, note))
+    tiles, notes = seal(leaves, sizes, signer)
     execute(store, "DELETE FROM merkle_tile")
     execute(store, "DELETE FROM log_checkpoint")
     with store.write() as txn:
-        txn.put_tiles(tiles.values())
+        txn.put_tiles(tiles)
         for size, note in notes:
             txn.insert_checkpoint(size, note)
 

@@ -24,21 +24,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from factories import attestation, register, submit
+from factories import attestation, register, seal, submit
 from provenance import replay
 from provenance.capture import CAPTURE, EPCIS_PAYLOAD_TYPE, EVENT
-from provenance.checkpoint import Checkpoint, sign_checkpoint
 from provenance.dsse import sign_envelope
 from provenance.entry import GENESIS_PREV, decode_leaf, encode_leaf
 from provenance.keyfiles import OperatorKeys
 from provenance.ledger import Ledger
-from provenance.merkle.compact import CompactRange
 from provenance.merkle.hashing import hash_leaf
-from provenance.note import NoteSigner
 from provenance.replay import CHUNK, VerifyResult, verify_log
 from provenance.statements import parse_envelope, parse_statement
 from provenance.store.sql import SqlStore, blob
-from provenance.tiles import Tile, TileKey, tile_for_node
 
 DOCUMENT = Path(__file__).parent / "vectors" / "epcis" / "Example_9.6.1-ObjectEvent.jsonld"
 EVENTS = 2  # in DOCUMENT's eventList
@@ -188,7 +184,7 @@ def rewrite_from(captured: Captured, start: int, entries: Sequence[Stored]) -> N
         prev = hash_leaf(leaf)
     size = start + len(entries)
     sizes = sorted({s for s in sizes if s < size} | {size})
-    tiles, notes = _seal(kept + [row[3] for row in rows], sizes, signer)
+    tiles, notes = seal(kept + [row[3] for row in rows], sizes, signer)
     with store.write() as txn:
         txn.connection.execute(text("DELETE FROM log_entry WHERE idx >= :a"), {"a": start})
         txn.connection.execute(text("DELETE FROM merkle_tile"))
@@ -198,23 +194,6 @@ def rewrite_from(captured: Captured, start: int, entries: Sequence[Stored]) -> N
         txn.put_tiles(tiles)
         for checkpoint_size, note in notes:
             txn.insert_checkpoint(checkpoint_size, note)
-
-
-def _seal(
-    leaves: Sequence[bytes], sizes: Sequence[int], signer: NoteSigner
-) -> tuple[list[Tile], list[tuple[int, str]]]:
-    """Every tile of the tree of ``leaves``, and a checkpoint at each of ``sizes``."""
-    compact = CompactRange()
-    tiles: dict[TileKey, Tile] = {}
-    notes = []
-    for leaf in leaves:
-        for node, node_hash in compact.append(hash_leaf(leaf)):
-            key, inner, offset = tile_for_node(node.level, node.index)
-            tiles.setdefault(key, Tile(key)).add(inner, offset, node_hash)
-        if compact.size in sizes:
-            note = sign_checkpoint(Checkpoint(signer.name, compact.size, compact.root()), signer)
-            notes.append((compact.size, note))
-    return list(tiles.values()), notes
 
 
 def flip_value(payload: bytes, field: str) -> bytes:
