@@ -9,11 +9,7 @@ Nothing here decides what an answer says; the routes do.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
 from fastapi import Request
 from starlette.responses import Response
@@ -21,38 +17,9 @@ from starlette.responses import Response
 from api.head import LogHead
 from provenance.ledger import Ledger
 from provenance.queries import ItemKeys
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
+from web.lru import LRU
 
 JSON = "application/json"
-
-
-class LRU(Generic[K, V]):
-    """A small thread-safe LRU (answers are read on the event loop and built in the thread pool)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from provenance.gs1.digital_link import DigitalLink
 from provenance.ledger import Ledger
 from provenance.story import Story, item_story, lots_of
 from web.csrf import csrf_token, issued_now
+from web.lru import LRU
 from web.templating import language_of, render, wants_json
 from web.twins import review_twin, story_twin, view_twin
 
@@ -69,36 +68,20 @@ PageKey = tuple[str, int, str, bool, str]
 """(page, log size, language, JSON twin, today's UTC date): everything a page is a function of."""
 
 
-class PageCache:
+class PageCache(LRU[PageKey, CachedPage]):
     """Rendered answers keyed by :data:`PageKey`: the log only grows, so an answer for a size (on
-    a given day) never changes, and old sizes simply age out of the LRU."""
+    a given day) never changes, and old sizes simply age out."""
 
     def __init__(self, capacity: int = 512) -> None:
-        self.capacity = capacity
-        self.entries: OrderedDict[PageKey, CachedPage] = OrderedDict()
-        self.lock = threading.Lock()
+        super().__init__(capacity)
         self.seen = 0  # the largest log size a page was looked up at
 
     def at_size(self, size: int) -> None:
         """Note the log's size; a smaller one than seen before means the database is not the log
         these pages were built from (a restored backup, a lagging replica): forget them all."""
-        with self.lock:
-            if size < self.seen:
-                self.entries.clear()
-            self.seen = size
-
-    def get(self, key: PageKey) -> CachedPage | None:
-        with self.lock:
-            found = self.entries.get(key)
-            if found is not None:
-                self.entries.move_to_end(key)
-            return found
-
-    def put(self, key: PageKey, page: CachedPage) -> None:
-        with self.lock:
-            self.entries[key] = page
-            while len(self.entries) > self.capacity:
-                self.entries.popitem(last=False)
+        if size < self.seen:
+            self.clear()
+        self.seen = size
 
 
 def page_cache(request: Request) -> PageCache:
