@@ -37,7 +37,6 @@ from provenance.errors import AppendRefused, InvalidStatementError
 from provenance.evidence import build_evidence
 from provenance.gs1.digital_link import DigitalLinkError
 from provenance.keyfiles import OperatorKeys
-from provenance.keys import keyid, public_key_bytes
 from provenance.ledger import AdmitHook, Ledger
 from provenance.log import Receipt
 from provenance.statements import PAYLOAD_TYPE
@@ -211,18 +210,13 @@ def _item_keys(item: str) -> queries.ItemKeys:
     return queries.item_keys(item)
 
 
-@functools.cache
-def _keyid_of(keys: OperatorKeys) -> str:
-    return keyid(public_key_bytes(keys.operator_key))
-
-
 async def _append(
     ledger: Ledger, keys: OperatorKeys, body: dict[str, Any], hook: AdmitHook
 ) -> Receipt:
     payload = json.dumps({"by": "operator", **body}, separators=(",", ":"), ensure_ascii=False)
     envelope = sign_envelope(PAYLOAD_TYPE, payload.encode(), [keys.operator_key])
     # Signed here, by the operator key, a moment ago: no need to parse or verify it again.
-    prepared = ledger.prepare_own(envelope, _keyid_of(keys), on_admit=hook)
+    prepared = ledger.prepare_own(envelope, envelope.signatures[0].keyid, on_admit=hook)
     outcome = await asyncio.wrap_future(ledger.enqueue(prepared))
     if isinstance(outcome, AppendRefused):
         raise outcome
