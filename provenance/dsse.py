@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from provenance.compact_json import loads_compact
 from provenance.errors import MalformedError, SignatureError
 from provenance.keys import SIGNATURE_SIZE, keyid, public_key_bytes, sign_ed25519, verify_ed25519
 
@@ -65,15 +66,17 @@ class Envelope:
         accepted, padded or not, as the DSSE protocol requires of verifiers. Duplicate keys,
         unknown fields, and non-canonical base64 are refused.
         """
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise MalformedError(f"envelope is not valid UTF-8: {e}") from e
-        try:
-            document = _decode_envelope_json(text)
-        except (ValueError, RecursionError) as e:
-            # JSONDecodeError is a ValueError; so are the duplicate-key and constant refusals.
-            raise MalformedError(f"envelope is not valid JSON: {e}") from e
+        document = loads_compact(data)  # what this service writes, decoded in one C call
+        if document is None:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise MalformedError(f"envelope is not valid UTF-8: {e}") from e
+            try:
+                document = _decode_envelope_json(text)
+            except (ValueError, RecursionError) as e:
+                # JSONDecodeError is a ValueError; so are the duplicate-key and constant refusals.
+                raise MalformedError(f"envelope is not valid JSON: {e}") from e
         envelope = _expect_object(
             document, "envelope", required={"payloadType", "payload", "signatures"}
         )
@@ -176,6 +179,8 @@ def _expect_object(
 ) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise MalformedError(f"{what}: expected a JSON object")
+    if value.keys() == required:  # the usual case, in one comparison
+        return value
     for name in sorted(required):
         if name not in value:
             raise MalformedError(f"{what}: missing field {name!r}")
@@ -186,6 +191,8 @@ def _expect_object(
 
 
 def _expect_string(value: object, what: str) -> str:
+    if type(value) is str and value.isascii():  # the usual case: ASCII has no lone surrogate
+        return value
     if not isinstance(value, str):
         raise MalformedError(f"{what}: expected a string")
     try:

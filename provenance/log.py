@@ -419,9 +419,19 @@ class Log:
     def _prover(self, known: Mapping[TileKey, Tile] | None = None) -> Prover:
         """Return a function computing inclusion proofs from ``known`` tiles, the cache or the store."""
         node = self._node_getter(known)
+        # One prover answers a batch's receipts, whose proofs share most of their nodes (all
+        # the upper ones) and the right border's partial subtrees: each is found or hashed once.
+        nodes: dict[tuple[int, int], bytes] = {}
+        borders: dict[tuple[int, int], bytes] = {}
+
+        def remembered(level: int, index: int) -> bytes:
+            found = nodes.get((level, index))
+            if found is None:
+                found = nodes[level, index] = node(level, index)
+            return found
 
         def prove(index: int, size: int) -> list[bytes]:
-            return inclusion_path(index, size, node)
+            return inclusion_path(index, size, remembered, borders)
 
         return prove
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from multiprocessing import parent_process
@@ -28,7 +27,8 @@ from typing import Any
 
 from provenance.attestations import ATTESTATION_TYPES, target_of, validate_attestation
 from provenance.capture import EVENT
-from provenance.dsse import Envelope, object_without_duplicates, pae
+from provenance.compact_json import loads_compact
+from provenance.dsse import Envelope, pae
 from provenance.entry import MAGIC, decode_leaf
 from provenance.errors import (
     AppendRefused,
@@ -342,22 +342,14 @@ def _canonical_base64(text: bytes) -> bytes | None:
     return data if binascii.b2a_base64(data, newline=False) == text else None
 
 
-_json = json.JSONDecoder(object_pairs_hook=object_without_duplicates)
-
-
 def _fast_attestation(payload_type: str, payload: bytes) -> tuple[str, str, dict[str, Any]] | None:
     """Return (type, party, body) of a valid attestation, as :func:`parse_statement` reads it, or
     None for anything it would not return as an attestation (the strict parser then decides)."""
     if payload_type != PAYLOAD_TYPE:
         return None
-    try:
-        # parse_statement hands json.loads the bytes, which it decodes as UTF-8 but lets lone
-        # surrogates through; text that is strict UTF-8 decodes the same either way.
-        text = payload.decode()
-        body, end = _json.raw_decode(text)
-    except ValueError:  # not UTF-8, not JSON, or a duplicate key
-        return None
-    if end != len(text) or type(body) is not dict:  # whitespace around it, or not an object
+    # Compact JSON decodes to the value parse_statement reads; anything else is left to it.
+    body = loads_compact(payload)
+    if type(body) is not dict:
         return None
     statement_type, by = body.get("type"), body.get("by")
     if type(statement_type) is not str or statement_type not in _ATTESTATION_TYPES:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provenance.attestations import ATTESTATION_TYPES, validate_attestation
 from provenance.capture import CAPTURE, EPCIS_PAYLOAD_TYPE, Capture, parse_capture
+from provenance.compact_json import loads_compact
 from provenance.dsse import Envelope, object_without_duplicates, pae, sign_envelope
 from provenance.entry import decode_leaf
 from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
@@ -112,12 +113,15 @@ def parse_statement(envelope: Envelope) -> Statement:
             f" and EPCIS documents {EPCIS_PAYLOAD_TYPE!r}"
         )
     payload = envelope.payload
-    try:
-        # What json.loads does with bytes (any UTF, lone surrogates let through), with a decoder
-        # built once rather than per call.
-        body = _decode_payload_json(payload.decode(json.detect_encoding(payload), "surrogatepass"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidStatementError(f"payload is not JSON: {e}") from e
+    body = loads_compact(payload)  # what this service writes, decoded in one C call
+    if body is None:
+        try:
+            # What json.loads does with bytes (any UTF, lone surrogates let through), with a
+            # decoder built once rather than per call.
+            text = payload.decode(json.detect_encoding(payload), "surrogatepass")
+            body = _decode_payload_json(text)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InvalidStatementError(f"payload is not JSON: {e}") from e
     if not isinstance(body, dict):
         raise InvalidStatementError("payload must be a JSON object")
     kind = body.get("type")

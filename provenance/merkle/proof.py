@@ -149,12 +149,19 @@ def _nodes(index: int, level: int, size: int) -> Nodes:
     return Nodes(ids=ids, begin=ephem_begin, end=ephem_end, ephem=fork.sibling())
 
 
-def inclusion_path(index: int, size: int, node: Callable[[int, int], bytes]) -> list[bytes]:
+def inclusion_path(
+    index: int,
+    size: int,
+    node: Callable[[int, int], bytes],
+    borders: dict[tuple[int, int], bytes] | None = None,
+) -> list[bytes]:
     """Return the inclusion proof of leaf ``index`` in a tree of ``size`` leaves, reading
     complete-subtree hashes one at a time with ``node(level, index)``.
 
     The same proof as :func:`inclusion_proof`, computed with plain integers: a store that holds
     its nodes in memory (a batch's tiles) answers a thousand receipts without building NodeIDs.
+    ``borders``, if given, keeps the hashes of the right border's partial subtrees by (first
+    leaf, size) between calls: the receipts of one batch share them, and each costs hashing.
     """
     if not 0 <= index < size:
         raise ValueError(f"index {index} is not in a tree of size {size}")
@@ -164,8 +171,14 @@ def inclusion_path(index: int, size: int, node: Callable[[int, int], bytes]) -> 
         sibling = (index >> level) ^ 1
         if (sibling + 1) << level <= size:
             proof.append(node(level, sibling))
-        else:  # the right border: a subtree the tree has only part of, hashed from its parts
+        elif borders is None:  # the right border: a subtree the tree has only part of
             proof.append(_range_root(sibling << level, size, node))
+        else:
+            key = (sibling << level, size)
+            border = borders.get(key)
+            if border is None:
+                border = borders[key] = _range_root(sibling << level, size, node)
+            proof.append(border)
     level = inner
     while index >> level:
         if (index >> level) & 1:

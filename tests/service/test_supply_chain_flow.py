@@ -169,6 +169,30 @@ def test_batch_submission_answers_each_envelope(
     assert size(client) == before + 5
 
 
+def test_a_batch_orjson_will_not_read_is_still_answered_envelope_by_envelope(
+    client: TestClient, chain: dict[str, Ed25519PrivateKey]
+) -> None:
+    # The body is read by orjson, and by json where orjson refuses: a lone surrogate or an integer
+    # beyond 64 bits in one envelope is that envelope's refusal, not the whole batch's.
+    good = sign_statement(
+        {"type": "declaration", "by": "brand", "items": [BAGS], "risks": ["none"]}, [chain["brand"]]
+    ).decode()
+    surrogate = good.replace('"payloadType":"', '"payloadType":"\\ud800', 1)
+    huge = good[:-1] + ',"extra":123456789012345678901234567890}'
+    before = size(client)
+    answer = client.post(
+        "/api/v1/statements/batch",
+        content=f'{{"envelopes":[{good},{surrogate},{huge}]}}'.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == [201, 400, 400]
+    assert "lone surrogate" in results[1]["problem"]["detail"]
+    assert "unknown field 'extra'" in results[2]["problem"]["detail"]
+    assert size(client) == before + 1
+
+
 # --- Refusals ------------------------------------------------------------------------------------
 
 
