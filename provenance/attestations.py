@@ -73,8 +73,11 @@ def validate_attestation(body: dict[str, Any]) -> None:
         path = first.instance_path
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
         raise InvalidStatementError(f"{statement_type}{where}: {first.message}")
-    for field, uri in _item_uris(body):
-        item_key(uri, field)
+    for _role, field, position, uri in _item_uris(body):
+        try:
+            _item_key(uri)
+        except (DigitalLinkError, ValueError):
+            item_key(uri, _field_name(field, position))  # raises, naming the field
 
 
 def item_key(uri: str, field: str = "item") -> str:
@@ -103,15 +106,24 @@ def key_of(link: DigitalLink) -> str:
     return "".join(f"/{ai}/{quote(value, safe='')}" for ai, value in link.path)
 
 
-def _item_uris(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for position, uri in enumerate(body.get("items", [])):
-        yield f"items[{position}]", uri
-    for flow in ("inputs", "outputs"):
-        for position, entry in enumerate(body.get(flow, [])):
-            yield f"{flow}[{position}].item", entry["item"]
-    subject = body.get("subject") or {}
-    for position, uri in enumerate(subject.get("items", [])):
-        yield f"subject.items[{position}]", uri
+def _item_uris(body: dict[str, Any]) -> Iterator[tuple[str, str, int, str]]:
+    """Yield (role, field, position, URI) of every item an attestation names. The field's name
+    is spelt out (:func:`_field_name`) only for an error: most statements name every item right."""
+    for position, uri in enumerate(body.get("items", ())):
+        yield "subject", "items", position, uri
+    for position, entry in enumerate(body.get("inputs", ())):
+        yield "input", "inputs", position, entry["item"]
+    for position, entry in enumerate(body.get("outputs", ())):
+        yield "output", "outputs", position, entry["item"]
+    subject = body.get("subject")
+    if subject:
+        for position, uri in enumerate(subject.get("items", ())):
+            yield "subject", "subject.items", position, uri
+
+
+def _field_name(field: str, position: int) -> str:
+    """The path of an item URI in its statement, as an error names it (``inputs[2].item``)."""
+    return f"{field}[{position}]" + (".item" if field in ("inputs", "outputs") else "")
 
 
 # --- What a statement says about items ----------------------------------------------------------
@@ -128,15 +140,12 @@ class ItemRef:
 def item_refs(statement_type: str, body: dict[str, Any]) -> list[ItemRef]:
     """Return the items a valid attestation names, as canonical keys with their roles."""
     refs: dict[tuple[str, str], None] = {}
-    for field, uri in _item_uris(body):
-        role = (
-            "input"
-            if field.startswith("inputs")
-            else "output"
-            if field.startswith("outputs")
-            else "subject"
-        )
-        refs[(item_key(uri, field), role)] = None
+    for role, field, position, uri in _item_uris(body):
+        try:
+            key = _item_key(uri)
+        except (DigitalLinkError, ValueError):
+            key = item_key(uri, _field_name(field, position))  # raises, naming the field
+        refs[(key, role)] = None
     return [ItemRef(item, role) for item, role in refs]
 
 

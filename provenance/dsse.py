@@ -77,6 +77,13 @@ class Envelope:
             except (ValueError, RecursionError) as e:
                 # JSONDecodeError is a ValueError; so are the duplicate-key and constant refusals.
                 raise MalformedError(f"envelope is not valid JSON: {e}") from e
+        return cls.from_document(document)
+
+    @classmethod
+    def from_document(cls, document: object) -> Envelope:
+        """Check a decoded JSON envelope as :meth:`from_json` does after decoding; MalformedError
+        naming the offending field. For a caller that decoded it already (one envelope of a
+        batch) and stores its compact JSON encoding, which decodes to this same document."""
         envelope = _expect_object(
             document, "envelope", required={"payloadType", "payload", "signatures"}
         )

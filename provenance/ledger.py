@@ -127,12 +127,17 @@ class Ledger:
 
     # --- Stage 1: outside the lock --------------------------------------------------------------
 
-    def prepare(self, data: bytes, on_admit: AdmitHook | None = None) -> Prepared:
+    def prepare(
+        self, data: bytes, on_admit: AdmitHook | None = None, *, envelope: Envelope | None = None
+    ) -> Prepared:
         """Check a submitted envelope's size, shape and signatures; raise AppendRefused if bad.
-        ``on_admit`` runs in the append transaction if the statement is admitted."""
+        ``on_admit`` runs in the append transaction if the statement is admitted. ``envelope`` is
+        ``data`` already parsed, by a caller that made ``data`` as its JSON encoding."""
         self.log.check_payload(data)
         registry = self._registry
-        statement = registry.resolve_party(parse_statement(parse_envelope(data)))
+        if envelope is None:
+            envelope = parse_envelope(data)
+        statement = registry.resolve_party(parse_statement(envelope))
         verified = _verify_signatures(statement, registry.signing_keys(statement))
         _ = statement.digest  # cached on the statement: hashed here, not under the append lock
         return Prepared(data, statement, frozenset(verified), on_admit)

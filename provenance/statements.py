@@ -66,9 +66,14 @@ class Statement:
     capture: Capture | None = None
 
     @cached_property
+    def signed_bytes(self) -> bytes:
+        """What the signatures sign: PAE(payload type, payload)."""
+        return pae(self.envelope.payload_type, self.envelope.payload)
+
+    @cached_property
     def digest(self) -> bytes:
         """SHA-256 of the bytes the signatures sign: equal for two submissions of one statement."""
-        return hashlib.sha256(pae(self.envelope.payload_type, self.envelope.payload)).digest()
+        return hashlib.sha256(self.signed_bytes).digest()
 
 
 def check_signatures(statement: Statement, keys: Mapping[str, bytes]) -> tuple[set[str], set[str]]:
@@ -76,7 +81,7 @@ def check_signatures(statement: Statement, keys: Mapping[str, bytes]) -> tuple[s
     return the keyids whose signature verified and those whose did not. Signatures by other keys
     are left out of both."""
     envelope = statement.envelope
-    message = pae(envelope.payload_type, envelope.payload)
+    message = statement.signed_bytes
     verified: set[str] = set()
     failed: set[str] = set()
     for signature in envelope.signatures:

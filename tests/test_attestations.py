@@ -46,6 +46,23 @@ def test_items_need_a_gtin_with_a_valid_check_digit() -> None:
     bad({**origin_body("farm"), "items": ["https://id.gs1.org/01/0950600013435/10/A"]}, "items")
 
 
+def test_a_bad_item_is_named_by_its_exact_field() -> None:
+    broken = item("X", gtin="09506000134353")
+    good = item("A")
+    bad({**origin_body("farm"), "items": [good, broken]}, r"^items\[1\]: ")
+    flow = {"type": "transformation", "by": "mill", "process": "milling", "date": "2026-07-20"}
+    bad({**flow, "inputs": [{"item": broken, "quantity": {"value": 1, "unit": "kg"}}],
+         "outputs": [{"item": good, "quantity": {"value": 1, "unit": "kg"}}]},
+        r"^inputs\[0\]\.item: ")  # fmt: skip
+    bad({**flow, "inputs": [{"item": good, "quantity": {"value": 1, "unit": "kg"}}],
+         "outputs": [{"item": good, "quantity": {"value": 1, "unit": "kg"}},
+                     {"item": broken, "quantity": {"value": 1, "unit": "kg"}}]},
+        r"^outputs\[1\]\.item: ")  # fmt: skip
+    certification = schema("certification")["examples"][0]
+    subject = {**certification["subject"], "items": [good, item("B"), broken]}
+    bad({**certification, "subject": subject}, r"^subject\.items\[2\]: ")
+
+
 def attest(ledger: Ledger, by: str, key: object, body: dict[str, Any]) -> int:
     return submit(ledger, sign_statement({"by": by, **body}, [key])).index  # type: ignore[list-item]
 

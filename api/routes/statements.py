@@ -22,6 +22,7 @@ from api.deps import LedgerDep
 from api.models import DSSE_ENVELOPE_SCHEMA, MAX_INDEX, ReceiptPublic, StatementPublic
 from api.receipts import BatchOutcome, batch_json, receipt_json
 from provenance import queries
+from provenance.dsse import Envelope
 from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
 from provenance.ledger import Ledger, Prepared
 
@@ -186,8 +187,10 @@ def _prepare(
     prepared: list[tuple[int, Prepared]] = []
     for position in range(start, min(stop, len(envelopes))):
         try:
-            # Parsed once, in prepare; what is stored is the envelope in compact JSON.
-            prepared.append((position, ledger.prepare(_compact(envelopes[position]))))
+            # Parsed once, from the body's own decoding; what is stored is its compact JSON.
+            item = envelopes[position]
+            envelope = Envelope.from_document(item)
+            prepared.append((position, ledger.prepare(_compact(item), envelope=envelope)))
         except MalformedError as e:
             refusal = InvalidStatementError(f"not a valid DSSE envelope: {e}")
             refusals.append((position, (400, _problem(refusal))))
