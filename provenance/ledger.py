@@ -93,6 +93,11 @@ class Ledger:
         self._registry_lock = threading.Lock()
         self._queue: list[tuple[Prepared, Future[Outcome]]] = []
         self._queue_ready = threading.Condition()
+        # How many queued submissions the committer is waiting for: each enqueue that leaves
+        # fewer queued lets it sleep on, rather than waking it to count and sleep again (under
+        # 32 submitting threads, every such wake-up was another wait for the GIL in the middle
+        # of the committer's cycle).
+        self._awaited = 1
         self._committer: threading.Thread | None = None
         self._closed = False
         self.on_commit: list[Callable[[int], None]] = []
@@ -176,7 +181,8 @@ class Ledger:
                     target=self._commit_loop, name="group-commit", daemon=True
                 )
                 self._committer.start()
-            self._queue_ready.notify()
+            if len(self._queue) >= self._awaited:
+                self._queue_ready.notify()
         return future
 
     def commit(self, submissions: Sequence[Prepared]) -> list[Outcome]:
@@ -281,11 +287,12 @@ class Ledger:
         answered = queued_then = 0
         while True:
             with self._queue_ready:
+                self._awaited = 1
                 while not self._queue and not self._closed:
                     self._queue_ready.wait()
                 if not self._queue and self._closed:
                     return
-                wanted = min(queued_then + answered, self.max_batch)
+                wanted = self._awaited = min(queued_then + answered, self.max_batch)
                 deadline = time.monotonic() + self.linger
                 while len(self._queue) < wanted and not self._closed:
                     remaining = deadline - time.monotonic()

@@ -68,6 +68,32 @@ def test_group_commit_serves_concurrent_submitters(
         assert_receipt_verifies(receipt, operator_keys)
 
 
+def test_a_lingering_committer_is_woken_by_the_submitter_it_awaits(
+    ledger: Ledger, operator_keys: OperatorKeys
+) -> None:
+    key = register(ledger, operator_keys, "farm")
+    ledger.linger = 60.0  # in this test only a returning submitter may end a wait
+    statements = [attestation("farm", key) for _ in range(5)]
+    inside, gate = threading.Event(), threading.Event()
+
+    def hold(_txn: object, _index: int, _time_ms: int) -> None:
+        inside.set()
+        gate.wait(10)
+
+    first = ledger.enqueue(ledger.prepare(statements[0], on_admit=hold))
+    assert inside.wait(10), "the committer never took the first submission"
+    queued = [ledger.enqueue(ledger.prepare(s)) for s in statements[1:4]]
+    gate.set()
+    first.result(timeout=10)
+    # One answered and three queued meanwhile: the committer waits for a fourth, the answered
+    # submitter's next, before it commits the three.
+    time.sleep(0.3)
+    assert not any(f.done() for f in queued)
+    fourth = ledger.enqueue(ledger.prepare(statements[4]))
+    outcomes = [f.result(timeout=10) for f in [*queued, fourth]]  # well before the 60 s linger
+    assert sorted(o.index for o in outcomes) == list(range(3, 7))  # type: ignore[union-attr]
+
+
 def test_same_envelope_twice_returns_the_first_receipt(
     ledger: Ledger, operator_keys: OperatorKeys
 ) -> None:
