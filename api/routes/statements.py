@@ -154,38 +154,33 @@ async def submit_batch(request: Request) -> Response:
             status_code=413,
             detail=f"{len(envelopes)} envelopes: a batch takes at most {ledger.max_batch}",
         )
-    # Stage 1 (parse, check, verify) runs in a few threads at once: libsodium releases the
-    # interpreter lock while it verifies, so one thread's verifying overlaps another's parsing,
-    # and a lone batch uses both cores. The commit and the answer (for 1,000 receipts, milliseconds
-    # of work that would otherwise hold the event loop) then run in one thread.
-    step = -(-len(envelopes) // PREPARE_THREADS)
-    stages = await asyncio.gather(
-        *(
-            run_in_threadpool(_prepare, ledger, envelopes, start, start + step)
-            for start in range(0, len(envelopes), step)
-        )
-    )
-    outcomes: list[BatchOutcome | None] = [None] * len(envelopes)
-    prepared: list[tuple[int, Prepared]] = []
-    for refusals, ready in stages:
-        for position, refusal in refusals:
-            outcomes[position] = refusal
-        prepared += ready
-    answer = await run_in_threadpool(_commit_batch, ledger, outcomes, prepared)
+    # Prepared, committed and answered in one thread of the pool (for 1,000 envelopes, tens of
+    # milliseconds that would otherwise hold the event loop). One thread, not several: libsodium
+    # lets go of the GIL while it verifies, but on the 2-vCPU VMs we measure on, a second thread
+    # preparing half the batch gave no more statements per second and cost 40-65% more CPU per
+    # statement, spent handing the GIL back and forth (docs/PERFORMANCE.md, session 4); the
+    # worker processes are what use the cores.
+    answer = await run_in_threadpool(_prepare_and_commit, ledger, envelopes)
     return Response(answer, media_type=JSON)
 
 
-PREPARE_THREADS = 2
-"""Threads that prepare one batch's envelopes at once: one per core of the machines we run on."""
+def _prepare_and_commit(ledger: Ledger, envelopes: list[Any]) -> bytes:
+    """Prepare every envelope of a batch, commit those that pass in one group commit, in request
+    order, and answer them all."""
+    outcomes: list[BatchOutcome | None] = [None] * len(envelopes)
+    refusals, prepared = _prepare(ledger, envelopes)
+    for position, refusal in refusals:
+        outcomes[position] = refusal
+    return _commit_batch(ledger, outcomes, prepared)
 
 
 def _prepare(
-    ledger: Ledger, envelopes: list[Any], start: int, stop: int
+    ledger: Ledger, envelopes: list[Any]
 ) -> tuple[list[tuple[int, BatchOutcome]], list[tuple[int, Prepared]]]:
-    """Prepare ``envelopes[start:stop]``: the refusals and the prepared, with their positions."""
+    """Prepare ``envelopes``: the refusals and the prepared, with their positions."""
     refusals: list[tuple[int, BatchOutcome]] = []
     prepared: list[tuple[int, Prepared]] = []
-    for position in range(start, min(stop, len(envelopes))):
+    for position in range(len(envelopes)):
         try:
             # Parsed once, from the body's own decoding; what is stored is its compact JSON.
             item = envelopes[position]
