@@ -155,12 +155,13 @@ async def submit_batch(request: Request) -> Response:
             detail=f"{len(envelopes)} envelopes: a batch takes at most {ledger.max_batch}",
         )
     # Prepared, committed and answered in one thread of the pool (for 1,000 envelopes, tens of
-    # milliseconds that would otherwise hold the event loop). One thread, not several: libsodium
-    # lets go of the GIL while it verifies, but on the 2-vCPU VMs we measure on, a second thread
-    # preparing half the batch gave no more statements per second and cost 40-65% more CPU per
-    # statement, spent handing the GIL back and forth (docs/PERFORMANCE.md, session 4); the
-    # worker processes are what use the cores.
-    answer = await run_in_threadpool(_prepare_and_commit, ledger, envelopes)
+    # milliseconds that would otherwise hold the event loop), one batch at a time per worker: the
+    # worker processes are what use the cores. libsodium lets go of the GIL while it verifies,
+    # but on the 2-vCPU VMs we measure on, threads of one process preparing at once gave no more
+    # statements per second and cost 40-65% more CPU each, spent handing the GIL back and forth
+    # (docs/PERFORMANCE.md, session 4). A batch waiting for its turn holds no pool thread.
+    async with request.app.state.batch_turn:
+        answer = await run_in_threadpool(_prepare_and_commit, ledger, envelopes)
     return Response(answer, media_type=JSON)
 
 
