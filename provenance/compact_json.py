@@ -9,10 +9,12 @@ is taken only if orjson's compact encoding of the value it decoded is the docume
 for byte. A duplicate key would be missing from that encoding, and so would whitespace, escapes
 orjson does not write, and other spellings of a number.
 
-Everything else (pretty-printed JSON, lone surrogates, integers beyond 64 bits, duplicate keys,
-anything invalid) gets None, and the caller decodes it with its strict decoder, which accepts the
-documents taken here with the same values and names what is wrong with the others. The service
-writes every envelope and statement in this compact form, so nearly all of them take the fast way.
+Everything else (pretty-printed JSON, lone surrogates, integers beyond 64 bits, which orjson
+reads as floats, duplicate keys, anything invalid) gets None, and the caller decodes it with its
+strict decoder, which accepts the documents taken here with the same values and names what is
+wrong with the others. The service writes its envelopes in this form, and statements signed with
+Python's ``json`` in compact form (``sign_statement``, the CLI) nearly always are; other writers'
+spellings (floats below 1e-4, escaped ``<>&``) take the strict way, correctly and more slowly.
 This module never decides what a value must contain; its callers do.
 """
 
@@ -32,6 +34,6 @@ def loads_compact(data: bytes) -> Any | None:
         return None
     try:
         encoded = orjson.dumps(value)
-    except orjson.JSONEncodeError:  # decoded, but not writable back (say, a float out of range)
+    except orjson.JSONEncodeError:  # decoded, but not writable back (nested over 254 deep)
         return None
     return value if encoded == data else None

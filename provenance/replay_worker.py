@@ -27,7 +27,6 @@ from typing import Any
 
 from provenance.attestations import ATTESTATION_TYPES, target_of, validate_attestation
 from provenance.capture import EVENT
-from provenance.compact_json import loads_compact
 from provenance.dsse import Envelope, pae
 from provenance.entry import MAGIC, decode_leaf
 from provenance.errors import (
@@ -45,6 +44,7 @@ from provenance.statements import (
     STATEMENT_TYPES,
     Statement,
     check_signatures,
+    decode_payload,
     parse_envelope,
     parse_statement,
 )
@@ -347,8 +347,10 @@ def _fast_attestation(payload_type: str, payload: bytes) -> tuple[str, str, dict
     None for anything it would not return as an attestation (the strict parser then decides)."""
     if payload_type != PAYLOAD_TYPE:
         return None
-    # Compact JSON decodes to the value parse_statement reads; anything else is left to it.
-    body = loads_compact(payload)
+    try:
+        body = decode_payload(payload)  # what parse_statement decodes, the same way
+    except InvalidStatementError:
+        return None
     if type(body) is not dict:
         return None
     statement_type, by = body.get("type"), body.get("by")

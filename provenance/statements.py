@@ -75,6 +75,13 @@ class Statement:
         """SHA-256 of the bytes the signatures sign: equal for two submissions of one statement."""
         return hashlib.sha256(self.signed_bytes).digest()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The PAE is as big as the payload and cheap to make again: a statement sent to another
+        # process (replay's workers send registry statements and captures) goes without it.
+        state = dict(self.__dict__)
+        state.pop("signed_bytes", None)
+        return state
+
 
 def check_signatures(statement: Statement, keys: Mapping[str, bytes]) -> tuple[set[str], set[str]]:
     """Verify every signature on ``statement`` by a key in ``keys`` (by keyid) over its PAE bytes;
@@ -108,6 +115,21 @@ def parse_envelope(data: bytes) -> Envelope:
         raise InvalidStatementError(f"not a valid DSSE envelope: {e}") from e
 
 
+def decode_payload(payload: bytes) -> Any:
+    """Decode a statement payload as JSON, refusing duplicate keys; InvalidStatementError if it
+    is not JSON."""
+    body = loads_compact(payload)  # compact JSON (nearly every payload), in one C call
+    if body is not None:
+        return body
+    try:
+        # What json.loads does with bytes (any UTF, lone surrogates let through), with a decoder
+        # built once rather than per call.
+        text = payload.decode(json.detect_encoding(payload), "surrogatepass")
+        return _decode_payload_json(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise InvalidStatementError(f"payload is not JSON: {e}") from e
+
+
 def parse_statement(envelope: Envelope) -> Statement:
     """Read the statement inside ``envelope``; raise InvalidStatementError if it is not one."""
     if envelope.payload_type == EPCIS_PAYLOAD_TYPE:
@@ -117,16 +139,7 @@ def parse_statement(envelope: Envelope) -> Statement:
             f"payloadType is {envelope.payload_type!r}; statements use {PAYLOAD_TYPE!r}"
             f" and EPCIS documents {EPCIS_PAYLOAD_TYPE!r}"
         )
-    payload = envelope.payload
-    body = loads_compact(payload)  # what this service writes, decoded in one C call
-    if body is None:
-        try:
-            # What json.loads does with bytes (any UTF, lone surrogates let through), with a
-            # decoder built once rather than per call.
-            text = payload.decode(json.detect_encoding(payload), "surrogatepass")
-            body = _decode_payload_json(text)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InvalidStatementError(f"payload is not JSON: {e}") from e
+    body = decode_payload(envelope.payload)
     if not isinstance(body, dict):
         raise InvalidStatementError("payload must be a JSON object")
     kind = body.get("type")

@@ -48,6 +48,7 @@ def test_a_statement_as_the_service_writes_it_is_taken_with_the_strict_value() -
         (b'{"a":"\\u0041"}', "an escape orjson does not write"),
         (b'{"a":1E5}', "another spelling of a number"),
         (b'{"a":-0}', "minus zero"),
+        (b'{"a":-0.00}', "minus zero, spelt long"),
         (b'{"a":1.50}', "a trailing zero"),
         (b'{"a":"\\ud800"}', "a lone surrogate"),
         (b'{"a":123456789012345678901234567890}', "an integer beyond 64 bits"),
@@ -111,8 +112,10 @@ def _same(a: Any, b: Any) -> bool:
         return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, float):  # -0.0 == 0.0 in Python: the sign is compared too
+        return (a == b and math.copysign(1, a) == math.copysign(1, b)) or (
+            math.isnan(a) and math.isnan(b)
+        )
     return bool(a == b)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import pickle
 import random
 from typing import Any
 
@@ -24,7 +25,13 @@ from provenance import replay_worker
 from provenance.dsse import pae
 from provenance.errors import AppendRefused, LogIntegrityError
 from provenance.keys import generate_private_key, keyid, public_key_bytes
-from provenance.statements import PAYLOAD_TYPE, check_signatures, parse_envelope, parse_statement
+from provenance.statements import (
+    PAYLOAD_TYPE,
+    check_signatures,
+    parse_envelope,
+    parse_statement,
+    sign_statement,
+)
 
 Outcome = tuple[Any, ...]
 
@@ -212,3 +219,18 @@ def test_non_canonical_base64_and_escapes_agree() -> None:
             separators=(",", ":"),
         ).replace("\\\\u0041", "\\u0041").encode()  # fmt: skip
         assert fast(0, "origin", data, digest) == strict(0, "origin", data, digest), data
+
+
+def test_a_statement_crosses_to_the_main_process_without_its_pae() -> None:
+    # Workers send registry statements and captures to the main process whole; the PAE cached on
+    # them is as big as the payload, and the main process can make it again.
+    data = sign_statement(origin_body("farm"), [SIGNER])
+    statement = parse_statement(parse_envelope(data))
+    _ = statement.digest  # caches the PAE and the digest, as checking the statement does
+    assert "signed_bytes" in statement.__dict__
+    sent = pickle.dumps(statement)
+    assert statement.signed_bytes not in sent
+    received = pickle.loads(sent)
+    assert received == statement
+    assert received.signed_bytes == statement.signed_bytes
+    assert received.digest == statement.digest

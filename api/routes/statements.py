@@ -22,7 +22,8 @@ from api.deps import LedgerDep
 from api.models import DSSE_ENVELOPE_SCHEMA, MAX_INDEX, ReceiptPublic, StatementPublic
 from api.receipts import BatchOutcome, batch_json, receipt_json
 from provenance import queries
-from provenance.dsse import Envelope
+from provenance.compact_json import loads_compact
+from provenance.dsse import Envelope, object_without_duplicates
 from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
 from provenance.ledger import Ledger, Prepared
 
@@ -65,6 +66,8 @@ def _problem(error: AppendRefused) -> dict[str, Any]:
         "detail": str(error),
     }
 
+
+_decode_body = json.JSONDecoder(object_pairs_hook=object_without_duplicates).decode
 
 INLINE_PREPARE_BYTES = 16 * 1024
 """Submissions up to this size are prepared on the event loop; bigger ones in the thread pool."""
@@ -137,14 +140,14 @@ async def submit_batch(request: Request) -> Response:
     """
     ledger: Ledger = request.app.state.ledger
     data = await request.body()
-    try:
-        # orjson reads a 1,000-envelope body in half json's time; what it refuses (lone
-        # surrogates, integers beyond 64 bits) json still reads, for each envelope's own answer.
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError:
+    # Decoded as strictly as a single envelope is: a duplicate key anywhere in the body makes it
+    # ambiguous (which "payload" was meant?), and is refused. A compact body takes orjson's way;
+    # a lone surrogate, which json lets through, is then that envelope's own refusal.
+    body = loads_compact(data)
+    if body is None:
         try:
-            body = json.loads(data)
-        except ValueError as e:
+            body = _decode_body(data.decode("utf-8"))
+        except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
             raise InvalidStatementError(f"batch body is not JSON: {e}") from e
     envelopes = body.get("envelopes") if isinstance(body, dict) else None
     if not isinstance(envelopes, list) or not envelopes:
@@ -183,27 +186,18 @@ def _prepare(
     prepared: list[tuple[int, Prepared]] = []
     for position in range(len(envelopes)):
         try:
-            # Parsed once, from the body's own decoding; what is stored is its compact JSON.
+            # Parsed once, from the body's own decoding. What is stored is its compact JSON,
+            # which decodes to this same document: from_document has refused anything orjson
+            # would not write (unknown fields, lone surrogates), so dumps cannot fail here.
             item = envelopes[position]
             envelope = Envelope.from_document(item)
-            prepared.append((position, ledger.prepare(_compact(item), envelope=envelope)))
+            prepared.append((position, ledger.prepare(orjson.dumps(item), envelope=envelope)))
         except MalformedError as e:
             refusal = InvalidStatementError(f"not a valid DSSE envelope: {e}")
             refusals.append((position, (400, _problem(refusal))))
         except AppendRefused as e:
             refusals.append((position, (e.status, _problem(e))))
     return refusals, prepared
-
-
-def _compact(item: Any) -> bytes:
-    """An envelope of a batch as the compact JSON the log stores (what Envelope.to_json writes for
-    a canonical one), in a fraction of json.dumps' time."""
-    try:
-        return orjson.dumps(item)
-    except orjson.JSONEncodeError:
-        # A lone surrogate or an integer orjson will not write: written escaped instead, so that
-        # the envelope parser refuses it by name.
-        return json.dumps(item, separators=(",", ":")).encode()
 
 
 def _commit_batch(

@@ -18,10 +18,11 @@ from provenance.entry import GENESIS_PREV, encode_leaf, encode_leaves
 from provenance.keys import generate_private_key
 from provenance.log import Log
 from provenance.merkle.hashing import hash_leaf
+from provenance.merkle.proof import inclusion_path
 from provenance.note import NoteSigner
 from provenance.store.sql import SqlStore
 from provenance.tiles import Tile, TileKey, TileTree, edge_root
-from rfc6962_reference import mth
+from rfc6962_reference import mth, path
 
 KINDS = st.sampled_from(["blob", "origin", "review", "epcis.event"])
 
@@ -117,3 +118,24 @@ def test_a_large_batch_fits_sqlite_s_oldest_parameter_limit(tmp_path: Path) -> N
 
 def generate_private_key_signer() -> NoteSigner:
     return NoteSigner("test.example/old-sqlite", generate_private_key())
+
+
+def test_one_prover_answers_every_index_and_size_as_the_rfc_does() -> None:
+    # A batch's prover keeps nodes and the right border's partial-subtree hashes between receipts
+    # (provenance/log.py). Shared across every (index, size) pair, they must never give a proof
+    # that differs from RFC 6962's PATH: a border kept for one size must not serve another.
+    entries = [b"entry %d" % i for i in range(70)]
+    nodes: dict[tuple[int, int], bytes] = {}
+    borders: dict[tuple[int, int], bytes] = {}
+
+    def node(level: int, index: int) -> bytes:
+        key = (level, index)
+        if key not in nodes:
+            nodes[key] = mth(entries[index << level : (index + 1) << level])
+        return nodes[key]
+
+    for size in [*range(1, 71), *range(70, 0, -7)]:
+        for index in range(size):
+            expected = path(index, entries[:size])
+            assert inclusion_path(index, size, node, borders) == expected, (index, size)
+    assert borders, "the right border was never kept: the test exercises nothing"

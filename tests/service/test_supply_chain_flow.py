@@ -4,6 +4,7 @@ refusal, each with its own problem+json and nothing appended."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from factories import b64key, item, kid
-from provenance.dsse import Envelope, Signature
+from provenance.dsse import Envelope, Signature, sign_envelope
+from provenance.entry import decode_leaf
 from provenance.keys import generate_private_key
-from provenance.statements import sign_statement
+from provenance.statements import PAYLOAD_TYPE, sign_statement
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 CHERRY = item("CHERRY-7", gtin="09506000134352")
@@ -169,28 +171,81 @@ def test_batch_submission_answers_each_envelope(
     assert size(client) == before + 5
 
 
-def test_a_batch_orjson_will_not_read_is_still_answered_envelope_by_envelope(
+def test_a_batch_stores_exactly_the_envelopes_it_verified(
     client: TestClient, chain: dict[str, Ed25519PrivateKey]
 ) -> None:
-    # The body is read by orjson, and by json where orjson refuses: a lone surrogate or an integer
-    # beyond 64 bits in one envelope is that envelope's refusal, not the whole batch's.
-    good = sign_statement(
-        {"type": "declaration", "by": "brand", "items": [BAGS], "risks": ["none"]}, [chain["brand"]]
-    ).decode()
-    surrogate = good.replace('"payloadType":"', '"payloadType":"\\ud800', 1)
-    huge = good[:-1] + ',"extra":123456789012345678901234567890}'
-    before = size(client)
+    # Each envelope is checked from the body's own decoding and stored as its compact JSON: what
+    # the log holds must parse to the very envelope whose signature was verified, whatever the
+    # body's spelling (here pretty-printed, with keys in another order).
+    sent = [
+        json.loads(sign_statement({"type": "declaration", "by": "brand", "items": [BAGS],
+                                   "risks": [f"spelt {n}"]}, [chain["brand"]]))
+        for n in range(3)
+    ]  # fmt: skip
+    reordered = [{"signatures": e["signatures"], "payload": e["payload"],
+                  "payloadType": e["payloadType"]} for e in sent]  # fmt: skip
     answer = client.post(
         "/api/v1/statements/batch",
-        content=f'{{"envelopes":[{good},{surrogate},{huge}]}}'.encode(),
+        content=json.dumps({"envelopes": reordered}, indent=2).encode(),
         headers={"Content-Type": "application/json"},
     )
     assert answer.status_code == 200, answer.text
+    indexes = [r["receipt"]["index"] for r in answer.json()["results"]]
+    entries = client.get(f"/api/v1/log/entries?start={indexes[0]}&end={indexes[-1] + 1}").json()[
+        "entries"
+    ]
+    for envelope, entry in zip(sent, entries, strict=True):
+        stored = decode_leaf(base64.b64decode(entry["leaf"])).payload
+        assert Envelope.from_json(stored) == Envelope.from_json(json.dumps(envelope).encode())
+
+
+def test_a_batch_body_is_decoded_as_strictly_as_one_envelope(
+    client: TestClient, chain: dict[str, Ed25519PrivateKey]
+) -> None:
+    good = sign_statement(
+        {"type": "declaration", "by": "brand", "items": [BAGS], "risks": ["none"]}, [chain["brand"]]
+    ).decode()
+    other = sign_statement(
+        {"type": "declaration", "by": "brand", "items": [BAGS], "risks": ["other"]},
+        [chain["brand"]],
+    ).decode()
+    before = size(client)
+
+    def post(body: str) -> Any:
+        return client.post(
+            "/api/v1/statements/batch",
+            content=body.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+
+    # A lone surrogate (which json lets through) in one envelope is that envelope's refusal.
+    surrogate = good.replace('"payloadType":"', '"payloadType":"\\ud800', 1)
+    answer = post(f'{{"envelopes":[{good},{surrogate}]}}')
+    assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
-    assert [r["status"] for r in results] == [201, 400, 400]
+    assert [r["status"] for r in results] == [201, 400]
     assert "lone surrogate" in results[1]["problem"]["detail"]
-    assert "unknown field 'extra'" in results[2]["problem"]["detail"]
     assert size(client) == before + 1
+    # A key named twice makes the body ambiguous (which payload was meant?), as it makes a single
+    # envelope: the whole body is refused, and nothing is appended.
+    payload = json.loads(other)["payload"]
+    twice = other.replace('"payload":"', f'"payload":"{payload}","payload":"', 1)
+    refused(client, post(f'{{"envelopes":[{twice}]}}'), 400, "invalid-statement", before + 1)
+    assert "duplicate key 'payload'" in post(f'{{"envelopes":[{twice}]}}').json()["detail"]
+    # Nested past the decoder's depth: a 400 that says so, not a crash.
+    deep = "[" * 5000 + "]" * 5000
+    refused(client, post(f'{{"envelopes":{deep}}}'), 400, "invalid-statement", before + 1)
+
+
+def test_a_payload_nested_past_the_decoders_depth_is_refused_not_a_crash(
+    client: TestClient, chain: dict[str, Ed25519PrivateKey]
+) -> None:
+    before = size(client)
+    deep = b'{"type":"origin","by":"farm","x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    envelope = sign_envelope(PAYLOAD_TYPE, deep, [chain["farm"]]).to_json()
+    response = client.post("/api/v1/statements", content=envelope)
+    refused(client, response, 400, "invalid-statement", before)
+    assert "payload is not JSON" in response.json()["detail"]
 
 
 # --- Refusals ------------------------------------------------------------------------------------
