@@ -74,10 +74,7 @@ def validate_attestation(body: dict[str, Any]) -> None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
         raise InvalidStatementError(f"{statement_type}{where}: {first.message}")
     for _role, field, position, uri in _item_uris(body):
-        try:
-            _item_key(uri)
-        except (DigitalLinkError, ValueError):
-            item_key(uri, _field_name(field, position))  # raises, naming the field
+        _key_at(uri, field, position)
 
 
 def item_key(uri: str, field: str = "item") -> str:
@@ -108,7 +105,7 @@ def key_of(link: DigitalLink) -> str:
 
 def _item_uris(body: dict[str, Any]) -> Iterator[tuple[str, str, int, str]]:
     """Yield (role, field, position, URI) of every item an attestation names. The field's name
-    is spelt out (:func:`_field_name`) only for an error: most statements name every item right."""
+    is spelt out (:func:`_key_at`) only for an error: most statements name every item right."""
     for position, uri in enumerate(body.get("items", ())):
         yield "subject", "items", position, uri
     for position, entry in enumerate(body.get("inputs", ())):
@@ -121,9 +118,14 @@ def _item_uris(body: dict[str, Any]) -> Iterator[tuple[str, str, int, str]]:
             yield "subject", "subject.items", position, uri
 
 
-def _field_name(field: str, position: int) -> str:
-    """The path of an item URI in its statement, as an error names it (``inputs[2].item``)."""
-    return f"{field}[{position}]" + (".item" if field in ("inputs", "outputs") else "")
+def _key_at(uri: str, field: str, position: int) -> str:
+    """:func:`item_key` of the URI at ``field[position]``, whose path is spelt out only for the
+    error (``inputs[2].item``)."""
+    try:
+        return _item_key(uri)
+    except (DigitalLinkError, ValueError):
+        where = f"{field}[{position}]" + (".item" if field in ("inputs", "outputs") else "")
+        return item_key(uri, where)  # raises, naming the field
 
 
 # --- What a statement says about items ----------------------------------------------------------
@@ -141,11 +143,7 @@ def item_refs(statement_type: str, body: dict[str, Any]) -> list[ItemRef]:
     """Return the items a valid attestation names, as canonical keys with their roles."""
     refs: dict[tuple[str, str], None] = {}
     for role, field, position, uri in _item_uris(body):
-        try:
-            key = _item_key(uri)
-        except (DigitalLinkError, ValueError):
-            key = item_key(uri, _field_name(field, position))  # raises, naming the field
-        refs[(key, role)] = None
+        refs[(_key_at(uri, field, position), role)] = None
     return [ItemRef(item, role) for item, role in refs]
 
 

@@ -18,11 +18,11 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provenance.compact_json import loads_compact
+from provenance.compact_json import loads_unambiguous
 from provenance.errors import MalformedError, SignatureError
 from provenance.keys import SIGNATURE_SIZE, keyid, public_key_bytes, sign_ed25519, verify_ed25519
 
@@ -66,17 +66,13 @@ class Envelope:
         accepted, padded or not, as the DSSE protocol requires of verifiers. Duplicate keys,
         unknown fields, and non-canonical base64 are refused.
         """
-        document = loads_compact(data)  # what this service writes, decoded in one C call
-        if document is None:
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise MalformedError(f"envelope is not valid UTF-8: {e}") from e
-            try:
-                document = _decode_envelope_json(text)
-            except (ValueError, RecursionError) as e:
-                # JSONDecodeError is a ValueError; so are the duplicate-key and constant refusals.
-                raise MalformedError(f"envelope is not valid JSON: {e}") from e
+        try:
+            document = loads_unambiguous(data)
+        except UnicodeDecodeError as e:
+            raise MalformedError(f"envelope is not valid UTF-8: {e}") from e
+        except ValueError as e:
+            # JSONDecodeError is a ValueError; so are the duplicate-key and constant refusals.
+            raise MalformedError(f"envelope is not valid JSON: {e}") from e
         return cls.from_document(document)
 
     @classmethod
@@ -154,31 +150,6 @@ def verify_envelope(envelope: Envelope, public_keys: Mapping[str, bytes]) -> lis
 
 
 # --- Internals -----------------------------------------------------------------------------------
-
-
-def object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A ``json.loads`` object hook that refuses an object naming one key twice, which JSON
-    parsers would resolve differently (first or last wins): signed bytes must mean one thing."""
-    result = dict(pairs)
-    if len(result) == len(pairs):  # the usual case, in two C calls rather than a Python loop
-        return result
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise ValueError(f"duplicate key {key!r}")
-        seen.add(key)
-    raise AssertionError("unreachable: fewer keys than pairs means a duplicate")
-
-
-def _no_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# Built once: json.loads with hooks builds a new decoder per call, which costs as much as decoding
-# a small envelope. A decoder keeps no state between calls (json.loads shares one the same way).
-_decode_envelope_json = json.JSONDecoder(
-    object_pairs_hook=object_without_duplicates, parse_constant=_no_constant
-).decode
 
 
 def _expect_object(

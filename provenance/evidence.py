@@ -88,7 +88,8 @@ from sqlalchemy import bindparam, text
 
 from provenance.capture import CAPTURE, EPCIS_PAYLOAD_TYPE
 from provenance.checkpoint import Checkpoint
-from provenance.dsse import Envelope, object_without_duplicates, pae
+from provenance.compact_json import object_without_duplicates
+from provenance.dsse import Envelope, pae
 from provenance.entry import decode_leaf, encode_leaf
 from provenance.errors import (
     MalformedError,

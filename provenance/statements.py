@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provenance.attestations import ATTESTATION_TYPES, validate_attestation
 from provenance.capture import CAPTURE, EPCIS_PAYLOAD_TYPE, Capture, parse_capture
-from provenance.compact_json import loads_compact
-from provenance.dsse import Envelope, object_without_duplicates, pae, sign_envelope
+from provenance.compact_json import loads_compact, object_without_duplicates
+from provenance.dsse import Envelope, pae, sign_envelope
 from provenance.entry import decode_leaf
 from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
 from provenance.keys import verify_ed25519

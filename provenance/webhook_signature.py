@@ -38,7 +38,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provenance.dsse import Envelope, object_without_duplicates, pae, sign_envelope
+from provenance.compact_json import object_without_duplicates
+from provenance.dsse import Envelope, pae, sign_envelope
 from provenance.errors import (
     MalformedError,
     RevokedKeyError,

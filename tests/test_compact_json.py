@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factories import origin_body
-from provenance.compact_json import loads_compact
-from provenance.dsse import Envelope, object_without_duplicates
+from provenance.compact_json import loads_compact, object_without_duplicates
+from provenance.dsse import Envelope
 from provenance.errors import InvalidStatementError, MalformedError
 from provenance.keys import generate_private_key
 from provenance.statements import PAYLOAD_TYPE, parse_envelope, parse_statement, sign_statement

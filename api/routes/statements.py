@@ -8,7 +8,6 @@ anyone reads back. A batch takes up to 1,000 envelopes into one group commit and
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
 import orjson
@@ -22,8 +21,8 @@ from api.deps import LedgerDep
 from api.models import DSSE_ENVELOPE_SCHEMA, MAX_INDEX, ReceiptPublic, StatementPublic
 from api.receipts import BatchOutcome, batch_json, receipt_json
 from provenance import queries
-from provenance.compact_json import loads_compact
-from provenance.dsse import Envelope, object_without_duplicates
+from provenance.compact_json import loads_unambiguous
+from provenance.dsse import Envelope
 from provenance.errors import AppendRefused, InvalidStatementError, MalformedError
 from provenance.ledger import Ledger, Prepared
 
@@ -66,8 +65,6 @@ def _problem(error: AppendRefused) -> dict[str, Any]:
         "detail": str(error),
     }
 
-
-_decode_body = json.JSONDecoder(object_pairs_hook=object_without_duplicates).decode
 
 INLINE_PREPARE_BYTES = 16 * 1024
 """Submissions up to this size are prepared on the event loop; bigger ones in the thread pool."""
@@ -141,14 +138,12 @@ async def submit_batch(request: Request) -> Response:
     ledger: Ledger = request.app.state.ledger
     data = await request.body()
     # Decoded as strictly as a single envelope is: a duplicate key anywhere in the body makes it
-    # ambiguous (which "payload" was meant?), and is refused. A compact body takes orjson's way;
-    # a lone surrogate, which json lets through, is then that envelope's own refusal.
-    body = loads_compact(data)
-    if body is None:
-        try:
-            body = _decode_body(data.decode("utf-8"))
-        except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
-            raise InvalidStatementError(f"batch body is not JSON: {e}") from e
+    # ambiguous (which "payload" was meant?), and is refused. A lone surrogate, which json lets
+    # through, is then that envelope's own refusal.
+    try:
+        body = loads_unambiguous(data)
+    except ValueError as e:  # UnicodeDecodeError is a ValueError
+        raise InvalidStatementError(f"batch body is not JSON: {e}") from e
     envelopes = body.get("envelopes") if isinstance(body, dict) else None
     if not isinstance(envelopes, list) or not envelopes:
         raise InvalidStatementError('batch body must be {"envelopes": [ ... ]} with at least one')

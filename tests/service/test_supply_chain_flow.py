@@ -146,14 +146,16 @@ def test_party_page_shows_suspension_and_keeps_history(
     assert client.get("/api/v1/statements/" + str(mill["recent"][0]["index"])).status_code == 200
 
 
+def declaration(chain: dict[str, Ed25519PrivateKey], risk: str) -> bytes:
+    """The brand's signed declaration of ``risk`` about the bags: a distinct envelope per risk."""
+    body = {"type": "declaration", "by": "brand", "items": [BAGS], "risks": [risk]}
+    return sign_statement(body, [chain["brand"]])
+
+
 def test_batch_submission_answers_each_envelope(
     client: TestClient, chain: dict[str, Ed25519PrivateKey]
 ) -> None:
-    good = [
-        json.loads(sign_statement({"type": "declaration", "by": "brand", "items": [BAGS],
-                                   "risks": [f"risk {n}"]}, [chain["brand"]]))
-        for n in range(5)
-    ]  # fmt: skip
+    good = [json.loads(declaration(chain, f"risk {n}")) for n in range(5)]
     stranger = json.loads(
         sign_statement(
             {"type": "declaration", "by": "brand", "items": [BAGS]}, [generate_private_key()]
@@ -177,11 +179,7 @@ def test_a_batch_stores_exactly_the_envelopes_it_verified(
     # Each envelope is checked from the body's own decoding and stored as its compact JSON: what
     # the log holds must parse to the very envelope whose signature was verified, whatever the
     # body's spelling (here pretty-printed, with keys in another order).
-    sent = [
-        json.loads(sign_statement({"type": "declaration", "by": "brand", "items": [BAGS],
-                                   "risks": [f"spelt {n}"]}, [chain["brand"]]))
-        for n in range(3)
-    ]  # fmt: skip
+    sent = [json.loads(declaration(chain, f"spelt {n}")) for n in range(3)]
     reordered = [{"signatures": e["signatures"], "payload": e["payload"],
                   "payloadType": e["payloadType"]} for e in sent]  # fmt: skip
     answer = client.post(
@@ -202,13 +200,8 @@ def test_a_batch_stores_exactly_the_envelopes_it_verified(
 def test_a_batch_body_is_decoded_as_strictly_as_one_envelope(
     client: TestClient, chain: dict[str, Ed25519PrivateKey]
 ) -> None:
-    good = sign_statement(
-        {"type": "declaration", "by": "brand", "items": [BAGS], "risks": ["none"]}, [chain["brand"]]
-    ).decode()
-    other = sign_statement(
-        {"type": "declaration", "by": "brand", "items": [BAGS], "risks": ["other"]},
-        [chain["brand"]],
-    ).decode()
+    good = declaration(chain, "none").decode()
+    other = declaration(chain, "other").decode()
     before = size(client)
 
     def post(body: str) -> Any:
